@@ -1,0 +1,1 @@
+"""HTTP front doors, one blueprint each. Handlers parse, call one service method, render."""

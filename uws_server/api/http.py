@@ -1,0 +1,114 @@
+"""Request parsing and response helpers shared by the blueprints.
+
+UWS parameter names are case-insensitive (DALI §3.1) while Flask's
+``request.args``/``request.form`` are not: everything goes through
+:func:`request_params`, which keeps the client's spelling for job parameters
+and lets callers match control names in upper case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response, current_app, request
+
+from ..errors import InvalidParameter
+from ..identity import ANONYMOUS, Identity
+
+XML_TYPE = "application/xml; charset=utf-8"
+JSON_TYPE = "application/json"
+TEXT_TYPE = "text/plain; charset=utf-8"
+
+
+def request_params(*, include_body: bool = True) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs from the query string and the body, in order.
+
+    A JSON object body is accepted too: ``{"name": value}`` or
+    ``{"name": [v1, v2]}``; non-string scalars are written as JSON text.
+    """
+    pairs = [(k, v) for k, vs in request.args.lists() for v in vs]
+    if not include_body:
+        return pairs
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidParameter("request body: expected a JSON object of parameters")
+        for name, value in body.items():
+            for item in value if isinstance(value, list) else [value]:
+                pairs.append((str(name), item if isinstance(item, str) else json.dumps(item)))
+        return pairs
+    pairs += [(k, v) for k, vs in request.form.lists() for v in vs]
+    return pairs
+
+
+def uploads() -> dict[str, list[Any]]:
+    """Multipart file parts by part name."""
+    return {name: files for name, files in request.files.lists()}
+
+
+def values_of(pairs: Sequence[tuple[str, str]], name: str) -> list[str]:
+    """All values of a parameter, its name compared case-insensitively."""
+    upper = name.upper()
+    return [v for k, v in pairs if k.strip().upper() == upper]
+
+
+def one_value(pairs: Sequence[tuple[str, str]], name: str, *, required: bool = True) -> str | None:
+    """The single value of a parameter; 400 if missing (when required) or repeated."""
+    found = values_of(pairs, name)
+    if len(found) > 1:
+        raise InvalidParameter(f"{name}: given {len(found)} times, expected once")
+    if not found:
+        if required:
+            raise InvalidParameter(f"{name}: missing")
+        return None
+    return found[0]
+
+
+def wants_json() -> bool:
+    """JSON only when asked for explicitly: ``?format=json`` or ``Accept: application/json``.
+
+    ``*/*`` and no Accept header get XML, the UWS default (§2.2.2).
+    """
+    fmt = next((v for k, v in request.args.items() if k.lower() == "format"), None)
+    if fmt is not None:
+        return fmt.lower() in {"json", "application/json"}
+    accept = request.accept_mimetypes
+    if not any(mime == "application/json" for mime, _q in accept):
+        return False
+    return accept.best_match(["application/xml", "application/json"]) == "application/json"
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    """A UWS XML document."""
+    return Response(body, status=status, content_type=XML_TYPE)
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    """A JSON document (compact, UTF-8)."""
+    return Response(json.dumps(doc, separators=(",", ":"), ensure_ascii=False), status=status,
+                    content_type=JSON_TYPE)
+
+
+def text_response(text: str, status: int = 200) -> Response:
+    """A ``text/plain`` value, without a trailing newline (UWS single-value resources)."""
+    return Response(text, status=status, content_type=TEXT_TYPE)
+
+
+def see_other(location: str) -> Response:
+    """303 See Other to an absolute URL; never 302 (uws-client would re-POST)."""
+    response = Response("", status=303, content_type=TEXT_TYPE)
+    response.headers["Location"] = location
+    return response
+
+
+def base_url() -> str:
+    """The public root URL of the service, without a trailing slash."""
+    configured = current_app.config["UWS_SETTINGS"].base_url
+    return (configured or request.host_url).rstrip("/")
+
+
+def current_identity() -> Identity:
+    """Who is calling. Authentication is not there yet: everybody is anonymous."""
+    return ANONYMOUS

@@ -1,0 +1,288 @@
+"""The UWS 1.1 REST binding: one job list per job type at ``/uws/{type}``.
+
+Thin handlers: parse the request, call one :class:`JobService` method, render.
+Every state change answers 303 See Other to an absolute URL.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, send_file
+
+from ..errors import InvalidParameter, ResourceNotFound
+from ..phases import ExecutionPhase
+from ..render import uws_json, uws_xml
+from ..services.jobs import JobService
+from ..services.waiting import Waiter
+from ..timeutil import format_utc, parse_utc
+from . import http
+from .http import (
+    current_identity,
+    json_response,
+    one_value,
+    request_params,
+    see_other,
+    text_response,
+    uploads,
+    values_of,
+    wants_json,
+    xml_response,
+)
+
+bp = Blueprint("uws", __name__, url_prefix="/uws")
+
+
+def _jobs() -> JobService:
+    return current_app.extensions["uws.jobs"]
+
+
+def _list_url(jobtype: str) -> str:
+    return f"{http.base_url()}/uws/{jobtype}"
+
+
+def _job_url(jobtype: str, job_id: str) -> str:
+    return f"{_list_url(jobtype)}/{job_id}"
+
+
+# -- service home and job lists ---------------------------------------------------------
+@bp.get("")
+@bp.get("/")
+def home() -> Response:
+    """The job lists this service offers, one per job type (JSON)."""
+    names = current_app.extensions["uws.jobtype_names"]()
+    return json_response({
+        "name": "uws-server",
+        "version": "1.1",
+        "jobLists": [{"name": name, "href": _list_url(name)} for name in names],
+    })
+
+
+@bp.get("/<jobtype>")
+@bp.get("/<jobtype>/")
+def job_list(jobtype: str) -> Response:
+    """``GET {jobs}`` with the ``PHASE`` (repeatable), ``AFTER`` and ``LAST`` filters."""
+    params = request_params(include_body=False)
+    try:
+        phases = [ExecutionPhase.parse(v) for v in values_of(params, "PHASE")]
+    except ValueError as exc:
+        raise InvalidParameter(f"PHASE: {exc}") from None
+    after = None
+    if (text := one_value(params, "AFTER", required=False)) is not None:
+        try:
+            after = parse_utc(text)
+        except ValueError as exc:
+            raise InvalidParameter(f"AFTER: {exc}") from None
+    last = None
+    if lasts := values_of(params, "LAST"):
+        try:
+            last = min(int(v) for v in lasts)
+        except ValueError:
+            raise InvalidParameter(f"LAST: expected a positive integer, got {lasts[0]!r}") from None
+        if last <= 0:
+            raise InvalidParameter(f"LAST: expected a positive integer, got {last}")
+    current_app.extensions["uws.require_jobtype"](jobtype)
+    jobs = _jobs().list(current_identity(), jobtype, phases=phases, after=after, last=last)
+    if wants_json():
+        return json_response(uws_json.job_list_document(_list_url(jobtype), jobs))
+    return xml_response(uws_xml.job_list_document(_list_url(jobtype), jobs))
+
+
+@bp.post("/<jobtype>")
+@bp.post("/<jobtype>/")
+def create_job(jobtype: str) -> Response:
+    """``POST {jobs}``: create a job, 303 to it (``PHASE=RUN`` starts it at once)."""
+    job = _jobs().create(current_identity(), jobtype, request_params(), uploads())
+    return see_other(_job_url(jobtype, job.id))
+
+
+# -- the job ------------------------------------------------------------------------------
+@bp.get("/<jobtype>/<job_id>")
+def get_job(jobtype: str, job_id: str) -> Response:
+    """``GET {job}``, blocking with ``WAIT`` (and ``PHASE``) as UWS §2.2.1.2 says."""
+    params = request_params(include_body=False)
+    waits = values_of(params, "WAIT")
+    if waits:
+        try:
+            seconds = min(int(v.strip()) for v in waits)
+        except ValueError:
+            raise InvalidParameter(f"WAIT: expected an integer number of seconds, got "
+                                   f"{waits[0]!r}") from None
+        phase = None
+        if (text := one_value(params, "PHASE", required=False)) is not None:
+            try:
+                phase = ExecutionPhase.parse(text)
+            except ValueError as exc:
+                raise InvalidParameter(f"PHASE: {exc}") from None
+        waiter: Waiter = current_app.extensions["uws.waiter"]
+        waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    if wants_json():
+        return json_response(uws_json.job_document(_list_url(jobtype), job))
+    return xml_response(uws_xml.job_document(_list_url(jobtype), job))
+
+
+@bp.post("/<jobtype>/<job_id>")
+def post_job(jobtype: str, job_id: str) -> Response:
+    """``POST {job}``: ``ACTION=DELETE``, ``PHASE=RUN|ABORT`` or parameter updates."""
+    outcome = _jobs().apply_control(current_identity(), jobtype, job_id, request_params(),
+                                    uploads())
+    if outcome == "deleted":
+        return see_other(_list_url(jobtype))
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.delete("/<jobtype>/<job_id>")
+def delete_job(jobtype: str, job_id: str) -> Response:
+    """``DELETE {job}``: destroy it, 303 to the job list."""
+    _jobs().delete(current_identity(), jobtype, job_id)
+    return see_other(_list_url(jobtype))
+
+
+# -- single-value resources -----------------------------------------------------------------
+@bp.get("/<jobtype>/<job_id>/phase")
+def get_phase(jobtype: str, job_id: str) -> Response:
+    """The phase as one upper-case word."""
+    return text_response(_jobs().phase_of(current_identity(), jobtype, job_id).value)
+
+
+@bp.post("/<jobtype>/<job_id>/phase")
+def post_phase(jobtype: str, job_id: str) -> Response:
+    """``PHASE=RUN`` or ``PHASE=ABORT``."""
+    value = one_value(request_params(), "PHASE")
+    assert value is not None
+    _jobs().change_phase(current_identity(), jobtype, job_id, value)
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.get("/<jobtype>/<job_id>/executionduration")
+def get_execution_duration(jobtype: str, job_id: str) -> Response:
+    """Whole seconds; 0 means unlimited."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    return text_response(str(job.execution_duration))
+
+
+@bp.post("/<jobtype>/<job_id>/executionduration")
+def post_execution_duration(jobtype: str, job_id: str) -> Response:
+    """``EXECUTIONDURATION=<seconds>`` (clamped to the service's maximum)."""
+    value = one_value(request_params(), "EXECUTIONDURATION")
+    assert value is not None
+    _jobs().set_execution_duration(current_identity(), jobtype, job_id, value)
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.get("/<jobtype>/<job_id>/destruction")
+def get_destruction(jobtype: str, job_id: str) -> Response:
+    """The destruction instant, or an empty string when there is none."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    return text_response(format_utc(job.destruction_time))
+
+
+@bp.post("/<jobtype>/<job_id>/destruction")
+def post_destruction(jobtype: str, job_id: str) -> Response:
+    """``DESTRUCTION=<ISO 8601>`` (clamped to the longest lifetime allowed)."""
+    value = one_value(request_params(), "DESTRUCTION")
+    assert value is not None
+    _jobs().set_destruction(current_identity(), jobtype, job_id, value)
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.get("/<jobtype>/<job_id>/quote")
+def get_quote(jobtype: str, job_id: str) -> Response:
+    """The quote, or an empty string: this service does not estimate."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    return text_response(format_utc(job.quote))
+
+
+@bp.get("/<jobtype>/<job_id>/owner")
+def get_owner(jobtype: str, job_id: str) -> Response:
+    """The owner's identifier; empty for an anonymous job."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    return text_response(job.owner_id or "")
+
+
+@bp.get("/<jobtype>/<job_id>/error")
+def get_error(jobtype: str, job_id: str) -> Response:
+    """The error detail as text; 404 when the job has no error."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    if not job.error_message:
+        raise ResourceNotFound(f"job {job_id} has no error")
+    return text_response(job.error_detail or job.error_message)
+
+
+# -- parameters and results ---------------------------------------------------------------
+@bp.get("/<jobtype>/<job_id>/parameters")
+def get_parameters(jobtype: str, job_id: str) -> Response:
+    """``<uws:parameters>``."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    if wants_json():
+        return json_response({"parameters": uws_json.parameters(_list_url(jobtype), job)})
+    return xml_response(uws_xml.parameters_document(_list_url(jobtype), job))
+
+
+@bp.post("/<jobtype>/<job_id>/parameters")
+def post_parameters(jobtype: str, job_id: str) -> Response:
+    """Update parameters while PENDING (also takes the job-control parameters)."""
+    _jobs().apply_control(current_identity(), jobtype, job_id, request_params(), uploads())
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.put("/<jobtype>/<job_id>/parameters/<name>")
+def put_parameter(jobtype: str, job_id: str, name: str) -> Response:
+    """Set one parameter while PENDING; the body is the value (or a file part)."""
+    from flask import request
+
+    files = uploads()
+    if files:
+        _jobs().update_parameters(current_identity(), jobtype, job_id, [],
+                                  {name: [f for fs in files.values() for f in fs]})
+    else:
+        params = request_params()
+        value = one_value(params, name, required=False) if params else None
+        if value is None:
+            value = request.get_data(as_text=True)
+        _jobs().update_parameters(current_identity(), jobtype, job_id, [(name, value)], {})
+    return see_other(_job_url(jobtype, job_id))
+
+
+@bp.get("/<jobtype>/<job_id>/parameters/<name>")
+@bp.get("/<jobtype>/<job_id>/parameters/<name>/<int:index>")
+def get_parameter(jobtype: str, job_id: str, name: str, index: int = 0) -> Response:
+    """One parameter's value: text, or the file's content for a file parameter."""
+    jobs = _jobs()
+    job = jobs.get(current_identity(), jobtype, job_id)
+    same = [p for p in job.parameters if p.name.casefold() == name.casefold()]
+    if index >= len(same):
+        raise ResourceNotFound(f"job {job_id} has no parameter {name!r}"
+                               + (f" number {index}" if index else ""))
+    param = same[index]
+    if not param.is_file:
+        return text_response(param.value)
+    path = jobs.storage.resolve(job.id, param.value)
+    if not path.is_file() or path.is_symlink():
+        if param.source_url:
+            return redirect(param.source_url, code=303)
+        raise ResourceNotFound(f"the file of parameter {name!r} is no longer available")
+    return send_file(path, mimetype="application/octet-stream", conditional=True)
+
+
+@bp.get("/<jobtype>/<job_id>/results")
+def get_results(jobtype: str, job_id: str) -> Response:
+    """``<uws:results>``."""
+    job = _jobs().get(current_identity(), jobtype, job_id)
+    if wants_json():
+        return json_response({"results": uws_json.results(_list_url(jobtype), job)})
+    return xml_response(uws_xml.results_document(_list_url(jobtype), job))
+
+
+@bp.get("/<jobtype>/<job_id>/results/<result_id>")
+def get_result(jobtype: str, job_id: str, result_id: str) -> Response:
+    """Download one result; only regular files inside the job's directory are served."""
+    jobs = _jobs()
+    job = jobs.get(current_identity(), jobtype, job_id)
+    result = next((r for r in job.results if r.result_id == result_id), None)
+    if result is None:
+        raise ResourceNotFound(f"job {job_id} has no result {result_id!r}")
+    path = jobs.storage.resolve(job.id, result.path)
+    if not path.is_file():
+        raise ResourceNotFound(f"result {result_id!r} of job {job_id} is no longer available")
+    return send_file(path, mimetype=result.mime_type or "application/octet-stream",
+                     conditional=True, download_name=path.name)

@@ -1,0 +1,132 @@
+"""The ``uws-server`` command: serve, worker, db upgrade, jobtype validate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = Path(value) if name == "data_dir" else value
+    return load_settings(**overrides)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The embedded default: web server and dispatcher in one command."""
+    from .server import serve
+
+    settings = _settings(args)
+    _logging(settings)
+    return serve(settings, threads=args.threads)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The dispatcher alone, for deployments where gunicorn serves the web tier."""
+    from .app import bootstrap, build_components
+    from .dispatcher import Dispatcher
+    from .executors import make_executor
+
+    settings = _settings(args)
+    _logging(settings)
+    bootstrap(settings)
+    components = build_components(settings)
+    dispatcher: Dispatcher | None = None
+    executor = make_executor(settings, on_change=lambda: dispatcher and dispatcher.kick())
+    dispatcher = Dispatcher(components, executor)
+    components.bus.subscribe(dispatcher.kick)
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        dispatcher.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    dispatcher.run_forever()
+    executor.close()
+    components.bus.close()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the database to the newest schema."""
+    from .db import upgrade
+
+    settings = _settings(args)
+    _logging(settings)
+    upgrade(settings.effective_database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_jobtype_validate(args: argparse.Namespace) -> int:
+    """Check a Seed manifest file; print each problem with its field path."""
+    from .seed import check_manifest
+
+    try:
+        manifest = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"{args.file}: cannot read: {exc}", file=sys.stderr)
+        return 1
+    errors, warnings = check_manifest(manifest)
+    for problem in errors:
+        print(f"error: {problem.name}: {problem.description}")
+    for problem in warnings:
+        print(f"warning: {problem.name}: {problem.description}")
+    if not errors:
+        print(f"{args.file}: valid")
+    return 1 if errors else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``uws-server``."""
+    top = argparse.ArgumentParser(prog="uws-server", description="IVOA UWS 1.1 job service")
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="web server and dispatcher in one process")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--data-dir", help="where the database and job files live")
+    serve.add_argument("--threads", type=int, default=32, help="request threads (default 32)")
+    serve.set_defaults(func=cmd_serve)
+    worker = commands.add_parser("worker", help="the dispatcher alone")
+    worker.add_argument("--data-dir")
+    worker.set_defaults(func=cmd_worker)
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    up = db_commands.add_parser("upgrade", help="migrate to the newest schema")
+    up.add_argument("--data-dir")
+    up.set_defaults(func=cmd_db_upgrade)
+    jobtype = commands.add_parser("jobtype", help="job type tools")
+    jt_commands = jobtype.add_subparsers(dest="jobtype_command", required=True)
+    validate = jt_commands.add_parser("validate", help="check a Seed manifest file")
+    validate.add_argument("file")
+    validate.set_defaults(func=cmd_jobtype_validate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"uws-server: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

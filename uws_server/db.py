@@ -1,0 +1,130 @@
+"""Engine and sessions: SQLite (WAL) by default, PostgreSQL in production.
+
+SQLite allows one writer at a time. A read transaction that later writes
+fails at once if another writer committed in between, so sessions that will
+write start with ``BEGIN IMMEDIATE`` (:func:`Database.write`); reads stay
+deferred and never block on writers thanks to WAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+#: Name of the session info key holding job ids whose phase changed.
+CHANGED_JOBS = "uws_changed_jobs"
+
+
+class Database:
+    """One engine and the two kinds of session the service uses.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy database URL.
+    on_commit
+        Called after every commit with the set of job ids whose phase the
+        committed transaction changed: this is how blocked WAIT requests and
+        the dispatcher are woken by the change itself.
+    """
+
+    def __init__(self, url: str, on_commit: Callable[[set[str]], None] | None = None) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(uws_immediate=True), expire_on_commit=False
+        )
+        self._on_commit = on_commit
+        for maker in (self._sessions, self._write_sessions):
+            event.listen(maker, "after_commit", self._after_commit)
+            event.listen(maker, "after_rollback", self._after_rollback)
+
+    def _make_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+            poolclass=NullPool if ":memory:" in url else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            immediate = connection.get_execution_options().get("uws_immediate")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def _after_commit(self, session: Session) -> None:
+        changed = session.info.pop(CHANGED_JOBS, None)
+        if changed and self._on_commit is not None:
+            self._on_commit(set(changed))
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(CHANGED_JOBS, None)
+
+    def session(self, *, write: bool = False) -> Session:
+        """A new session; ``write=True`` for one that will change rows."""
+        return (self._write_sessions if write else self._sessions)()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A writing transaction: commit on success, roll back on any exception."""
+        session = self.session(write=True)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session, closed afterwards."""
+        session = self.session()
+        try:
+            yield session
+        finally:
+            session.close()  # ends the transaction without expiring loaded objects
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def mark_changed(session: Session, job_id: str) -> None:
+    """Remember that this transaction changed a job's phase (wakes waiters on commit)."""
+    session.info.setdefault(CHANGED_JOBS, set()).add(job_id)
+
+
+def upgrade(url: str) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")

@@ -1,0 +1,354 @@
+"""The dispatcher: the only code that talks to execution backends.
+
+One loop, woken by phase changes (a job queued, aborted, deleted) or by a
+job process ending, and otherwise ticking every ``poll_interval`` seconds.
+Each tick, in order: purge deleted jobs, reap jobs past their destruction
+time, carry out aborts, recover submissions cut short by a crash, submit
+queued jobs, follow active jobs, and enforce execution durations.
+
+Submission is idempotent: a job is committed with a fresh token *before*
+the backend is called, and a job found with a token but no backend id is
+looked up by that token (adopted) before it is ever submitted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .app import Components
+from .executors.base import Executor, ExecutorError, JobHandle
+from .models import DispatcherLease, Job, JobType, JobTypeRevision
+from .phases import ACTIVE, ExecutionPhase
+from .services import jobtypes, outcomes
+from .services.execution import StagingError, build_spec, fetch_inputs
+from .services.phase import transition
+from .timeutil import as_utc, utcnow
+
+P = ExecutionPhase
+log = logging.getLogger(__name__)
+ACTOR = "dispatcher"
+LEASE_SECONDS = 30
+
+
+class Dispatcher:
+    """Moves jobs between the database and one executor.
+
+    Parameters
+    ----------
+    components
+        Settings, database, storage and wake-up bus of this process.
+    executor
+        The backend jobs run on.
+    """
+
+    def __init__(self, components: Components, executor: Executor) -> None:
+        self.c = components
+        self.executor = executor
+        self.settings = components.settings
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.has_lease = False
+
+    # -- running -----------------------------------------------------------------------
+    def kick(self, _job_ids: Any = None) -> None:
+        """Make the loop run a tick now."""
+        self._kick.set()
+
+    def start(self) -> None:
+        """Run the loop in a daemon thread (the embedded ``serve``)."""
+        self.c.bus.subscribe(self.kick)
+        self._thread = threading.Thread(target=self.run_forever, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to end and wait for it."""
+        self._stop.set()
+        self._kick.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        """Tick until stopped; a failing step is logged and retried next tick."""
+        log.info("dispatcher %s started (executor %s)", self.holder, self.executor.name)
+        while not self._stop.is_set():
+            self._kick.clear()
+            try:
+                self.tick()
+            except Exception:
+                log.exception("dispatcher tick failed")
+            self._kick.wait(self.settings.poll_interval)
+        self._release_lease()
+        log.info("dispatcher %s stopped", self.holder)
+
+    def tick(self) -> None:
+        """One pass over every duty, each step in its own transaction."""
+        if not self._renew_lease():
+            return
+        for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
+                     self.recover_submissions, self.submit_queued, self.follow_active,
+                     self.enforce_durations):
+            try:
+                step()
+            except Exception:
+                log.exception("dispatcher step %s failed", step.__name__)
+
+    # -- lease ---------------------------------------------------------------------------
+    def _renew_lease(self) -> bool:
+        """Hold the single dispatcher lease (so two dispatchers never submit the same job)."""
+        now = utcnow()
+        with self.c.db.write() as session:
+            lease = session.get(DispatcherLease, 1)
+            if lease is None:
+                session.add(DispatcherLease(id=1, holder=self.holder,
+                                            expires_at=now + timedelta(seconds=LEASE_SECONDS)))
+            elif lease.holder == self.holder or as_utc(lease.expires_at) < now:
+                lease.holder = self.holder
+                lease.expires_at = now + timedelta(seconds=LEASE_SECONDS)
+            else:
+                if self.has_lease or not getattr(self, "_told", False):
+                    log.warning("dispatcher lease held by %s; standing by", lease.holder)
+                    self._told = True
+                self.has_lease = False
+                return False
+        self.has_lease = True
+        return True
+
+    def _release_lease(self) -> None:
+        try:
+            with self.c.db.write() as session:
+                lease = session.get(DispatcherLease, 1)
+                if lease is not None and lease.holder == self.holder:
+                    lease.expires_at = utcnow()
+        except Exception:
+            log.exception("could not release the dispatcher lease")
+
+    # -- helpers -------------------------------------------------------------------------
+    def _handle(self, job: Job) -> JobHandle:
+        assert job.backend_id is not None
+        return JobHandle(job.backend_id, self.c.storage.job_dir(job.id).resolve(),
+                         job.backend_cursor)
+
+    def _jobs(self, session: Session, *where: Any, limit: int | None = None) -> list[Job]:
+        query = (select(Job).where(*where).options(selectinload(Job.parameters),
+                                                   selectinload(Job.results))
+                 .order_by(Job.creation_time))
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+    def _for_each(self, where: tuple[Any, ...], action: Callable[[Session, Job], None]) -> None:
+        """Run ``action`` on each matching job, one transaction per job."""
+        with self.c.db.read() as session:
+            ids = [job.id for job in self._jobs(session, *where)]
+        for job_id in ids:
+            try:
+                with self.c.db.write() as session:
+                    job = session.get(Job, job_id, options=[selectinload(Job.parameters),
+                                                            selectinload(Job.results)])
+                    if job is not None:
+                        action(session, job)
+            except ExecutorError as exc:
+                log.warning("job %s: backend unavailable (%s); will retry", job_id, exc)
+            except Exception:
+                log.exception("job %s: dispatcher action failed", job_id)
+
+    def _cancel_backend(self, job: Job) -> None:
+        """Cancel the backend job, adopting a submission whose id was never recorded."""
+        if job.backend_id is None and job.submit_token is not None:
+            job.backend_id = self.executor.find(job.id, job.submit_token)
+        if job.backend_id is not None:
+            self.executor.cancel(job.id, self._handle(job))
+
+    # -- steps ---------------------------------------------------------------------------
+    def purge_deleted(self) -> None:
+        """Destroyed jobs: stop their backend job, remove their files, forget them."""
+        def purge(session: Session, job: Job) -> None:
+            if job.cancel_requested:
+                self._cancel_backend(job)
+            self.c.storage.remove(job.id)
+            session.delete(job)
+
+        self._for_each((Job.deleted.is_(True),), purge)
+
+    def reap_expired(self) -> None:
+        """Jobs past their destruction time: deleted, or ARCHIVED by configuration."""
+        archive = self.settings.destruction_policy == "archive"
+
+        def reap(session: Session, job: Job) -> None:
+            phase = P(job.phase)
+            if phase in ACTIVE or phase is P.PENDING:
+                job.cancel_requested = job.backend_id is not None or job.submit_token is not None
+                if job.cancel_requested:
+                    self._cancel_backend(job)
+                    job.cancel_requested = False
+                transition(session, job, P.ABORTED, actor=ACTOR, note="destruction time reached",
+                           error_type="fatal", error_message="destruction time reached")
+            if not archive:
+                self.c.storage.remove(job.id)
+                session.delete(job)
+                return
+            self.c.storage.remove_outputs(job.id)
+            job.results.clear()
+            transition(session, job, P.ARCHIVED, actor=ACTOR, note="destruction time reached")
+
+        self._for_each((Job.deleted.is_(False), Job.destruction_time < utcnow(),
+                        Job.phase != P.ARCHIVED.value), reap)
+
+    def carry_out_aborts(self) -> None:
+        """Aborted jobs still known to a backend: cancel them there, keep their results."""
+        def cancel(session: Session, job: Job) -> None:
+            self._cancel_backend(job)
+            job.cancel_requested = False
+            outcomes.store_results(session, self.c.storage, job)
+
+        self._for_each((Job.deleted.is_(False), Job.cancel_requested.is_(True),
+                        Job.phase.not_in([p.value for p in ACTIVE])), cancel)
+
+    def recover_submissions(self) -> None:
+        """Jobs with a token but no backend id (a crash mid-submission): adopt or retry."""
+        def recover(session: Session, job: Job) -> None:
+            assert job.submit_token is not None
+            found = self.executor.find(job.id, job.submit_token)
+            if found is not None:
+                log.info("job %s: adopted backend job %s after an interrupted submission",
+                         job.id, found)
+                job.backend_id = found
+                job.executor = self.executor.name
+            else:
+                job.submit_token = None  # never reached the backend: submit afresh
+
+        self._for_each((Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                        Job.submit_token.is_not(None), Job.backend_id.is_(None)), recover)
+
+    def submit_queued(self) -> None:
+        """Hand queued jobs to the executor, by priority, within its free slots and caps."""
+        slots = self.executor.free_slots()
+        if slots <= 0:
+            return
+        with self.c.db.read() as session:
+            running = dict(session.execute(
+                select(Job.job_type_name, func.count()).where(
+                    Job.deleted.is_(False), Job.backend_id.is_not(None),
+                    Job.phase.in_([p.value for p in ACTIVE]))
+                .group_by(Job.job_type_name)).all())
+            rows = session.execute(
+                select(Job.id, Job.job_type_name, JobType.is_paused, JobType.max_scheduled)
+                .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
+                .join(JobType, JobTypeRevision.job_type_id == JobType.id)
+                .where(Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                       Job.backend_id.is_(None), Job.submit_token.is_(None))
+                .order_by(Job.priority.desc(), Job.creation_time)
+                .limit(max(slots * 4, 50))).all()
+        for job_id, type_name, paused, cap in rows:
+            if slots <= 0:
+                break
+            if paused or (cap is not None and running.get(type_name, 0) >= cap):
+                continue
+            if self._submit_one(job_id):
+                slots -= 1
+                running[type_name] = running.get(type_name, 0) + 1
+
+    def _submit_one(self, job_id: str) -> bool:
+        token = uuid.uuid4().hex
+        with self.c.db.write() as session:
+            job = session.get(Job, job_id, options=[selectinload(Job.parameters)])
+            if job is None or job.phase != P.QUEUED.value or job.submit_token is not None:
+                return False
+            try:
+                fetch_inputs(self.c.storage, job, timeout=self.settings.fetch_timeout,
+                             max_bytes=self.settings.fetch_max_bytes)
+            except StagingError as exc:
+                transition(session, job, P.ERROR, actor=ACTOR, note=str(exc),
+                           error_type="fatal", error_message=str(exc))
+                return False
+            interface = jobtypes.interface_of(job.revision)
+            spec = build_spec(self.c.storage, job, job.revision.job_type, interface,
+                              service=self.settings.service_name)
+            job.submit_token = token
+            job.executor = self.executor.name
+            job.tries += 1
+        try:
+            submission = self.executor.submit(spec, token)
+        except ExecutorError as exc:
+            if exc.transient:
+                log.warning("job %s: submission failed (%s); will retry", job_id, exc)
+                return False
+            with self.c.db.write() as session:
+                job = session.get(Job, job_id)
+                if job is not None and job.phase == P.QUEUED.value:
+                    job.submit_token = None
+                    transition(session, job, P.ERROR, actor=ACTOR, note=str(exc),
+                               error_type="fatal", error_message=f"cannot submit: {exc}")
+            return False
+        with self.c.db.write() as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                job.backend_id = submission.backend_id
+        log.info("job %s submitted to %s as %s", job_id, self.executor.name,
+                 submission.backend_id)
+        return True
+
+    def follow_active(self) -> None:
+        """Poll every active job's backend status and apply it."""
+        with self.c.db.read() as session:
+            rows = session.execute(
+                select(Job.id, Job.backend_id, Job.backend_cursor).where(
+                    Job.deleted.is_(False), Job.backend_id.is_not(None),
+                    Job.phase.in_([p.value for p in ACTIVE]))).all()
+        if not rows:
+            return
+        handles = {job_id: JobHandle(backend_id, self.c.storage.job_dir(job_id).resolve(), cursor)
+                   for job_id, backend_id, cursor in rows}
+        try:
+            statuses = self.executor.poll(handles)
+        except ExecutorError as exc:
+            log.warning("cannot poll %s: %s", self.executor.name, exc)
+            return
+        for job_id, status in statuses.items():
+            try:
+                with self.c.db.write() as session:
+                    job = session.get(Job, job_id, options=[selectinload(Job.parameters),
+                                                            selectinload(Job.results)])
+                    if job is None or job.deleted or P(job.phase) not in ACTIVE:
+                        continue
+                    if job.backend_id != handles[job_id].backend_id:
+                        continue
+                    outcomes.apply_status(session, self.c.storage, job, status,
+                                          unknown_grace=self.settings.unknown_grace)
+            except Exception:
+                log.exception("job %s: could not apply status %s", job_id, status.state)
+
+    def enforce_durations(self) -> None:
+        """Apply changed durations to backends; abort jobs that ran out of time."""
+        def update(session: Session, job: Job) -> None:
+            if job.backend_id is not None:
+                self.executor.update_duration(job.id, self._handle(job), job.execution_duration)
+            job.duration_dirty = False
+
+        self._for_each((Job.deleted.is_(False), Job.duration_dirty.is_(True)), update)
+        now = utcnow()
+        grace = float(getattr(self.executor, "duration_grace", 0.0))
+
+        def enforce(session: Session, job: Job) -> None:
+            if job.start_time is None or job.execution_duration <= 0:
+                return
+            limit = as_utc(job.start_time) + timedelta(seconds=job.execution_duration + grace)
+            if now < limit:
+                return
+            self._cancel_backend(job)
+            outcomes.duration_exceeded(session, self.c.storage, job)
+
+        self._for_each((Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
+                        Job.execution_duration > 0, Job.start_time.is_not(None)), enforce)

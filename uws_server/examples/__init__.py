@@ -1,0 +1,1 @@
+"""Tiny programs behind the example job types (echo, sleep, wordcount)."""

@@ -1,0 +1,194 @@
+"""The embedded backend: jobs as local processes, a bounded number at a time.
+
+Each job runs under a small supervisor (:mod:`.runner`) in its own session,
+so a cancel kills the whole process group and a restart of the service does
+not lose the job: the supervisor records the exit status in the job's
+directory, where any later incarnation of the executor reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from ..services.execution import environment_for
+from .base import (
+    BackendState,
+    BackendStatus,
+    ExecutorError,
+    JobHandle,
+    JobSpec,
+    Submission,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = ".exit.json"
+RUNNER_FILE = ".runner.json"
+CANCEL_MARKER = ".cancelled"
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks (guards against PID reuse), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+class LocalExecutor:
+    """Runs jobs as child processes of this host.
+
+    Parameters
+    ----------
+    jobs_dir
+        The root of job directories (to find a job's runner file by id).
+    concurrency
+        How many jobs may run at once.
+    on_change
+        Called (from a watcher thread) whenever a job process ends, so the
+        dispatcher reacts at once instead of at its next tick.
+    """
+
+    name = "local"
+
+    def __init__(self, jobs_dir: Path, concurrency: int,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.jobs_dir = jobs_dir
+        self.concurrency = concurrency
+        self.on_change = on_change
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._adopted_running = 0
+
+    def free_slots(self) -> int:
+        """Concurrency minus the jobs running now (ours and ones adopted after a restart)."""
+        with self._lock:
+            running = sum(1 for p in self._children.values() if p.returncode is None)
+        return max(0, self.concurrency - running - self._adopted_running)
+
+    def submit(self, spec: JobSpec, token: str) -> Submission:
+        """Start the job's supervisor; the backend id is ``pid:start-ticks``."""
+        if not spec.argv:
+            raise ExecutorError("the job type's command is empty", transient=False)
+        status = spec.workdir / STATUS_FILE
+        status.unlink(missing_ok=True)
+        (spec.workdir / CANCEL_MARKER).unlink(missing_ok=True)
+        env = environment_for(spec)
+        env["UWS_SUBMIT_TOKEN"] = token
+        try:
+            with open(spec.stdout_path, "wb") as out, open(spec.stderr_path, "wb") as err:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "uws_server.executors.runner", str(status), "--",
+                     *spec.argv],
+                    cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                    start_new_session=True, close_fds=True,
+                )
+        except OSError as exc:
+            raise ExecutorError(f"cannot start the job runner: {exc}", transient=False) from exc
+        backend_id = f"{child.pid}:{_start_ticks(child.pid) or '0'}"
+        (spec.workdir / RUNNER_FILE).write_text(
+            json.dumps({"backend_id": backend_id, "token": token}), encoding="utf-8")
+        with self._lock:
+            self._children[spec.job_id] = child
+        threading.Thread(target=self._watch, args=(child,), name=f"watch-{spec.job_id[:8]}",
+                         daemon=True).start()
+        log.info("job %s started as local process %s", spec.job_id, child.pid)
+        return Submission(backend_id)
+
+    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
+        """One process per job: there is no bulk submission locally."""
+        return [self.submit(spec, token) for spec, token in zip(specs, tokens, strict=True)]
+
+    def _watch(self, child: subprocess.Popen[bytes]) -> None:
+        child.wait()
+        if self.on_change is not None:
+            self.on_change()
+
+    def find(self, job_id: str, token: str) -> str | None:
+        """The backend id recorded in the job's directory for this token, if any."""
+        try:
+            data = json.loads((self.jobs_dir / job_id / RUNNER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data.get("backend_id") if data.get("token") == token else None
+
+    def _alive(self, backend_id: str) -> bool:
+        pid_text, _, ticks = backend_id.partition(":")
+        return pid_text.isdigit() and _start_ticks(int(pid_text)) == ticks
+
+    def poll(self, handles: Mapping[str, JobHandle]) -> dict[str, BackendStatus]:
+        """Read each job's exit status file, or see that its supervisor still runs."""
+        report: dict[str, BackendStatus] = {}
+        adopted_running = 0
+        for job_id, handle in handles.items():
+            with self._lock:
+                child = self._children.get(job_id)
+            running = child.poll() is None if child is not None else self._alive(handle.backend_id)
+            if running:
+                adopted_running += child is None
+                report[job_id] = BackendStatus(BackendState.EXECUTING)
+                continue
+            report[job_id] = self._finished(handle, child)
+            with self._lock:
+                self._children.pop(job_id, None)
+        self._adopted_running = adopted_running
+        return report
+
+    def _finished(self, handle: JobHandle, child: subprocess.Popen[bytes] | None) -> BackendStatus:
+        cancelled = (handle.workdir / CANCEL_MARKER).exists()
+        try:
+            data = json.loads((handle.workdir / STATUS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        if cancelled:
+            return BackendStatus(BackendState.CANCELLED, cancelled_by_service=True,
+                                 reason="aborted")
+        if data is None:
+            if child is not None and child.returncode is not None and child.returncode < 0:
+                return BackendStatus(BackendState.CANCELLED,
+                                     reason=f"killed by signal {-child.returncode}")
+            return BackendStatus(BackendState.FAILED, system_failure=True,
+                                 reason="the job's process vanished without an exit status")
+        started, ended = _parse_time(data.get("started")), _parse_time(data.get("ended"))
+        code = data.get("exit_code")
+        if code == 0:
+            return BackendStatus(BackendState.COMPLETED, exit_code=0, started_at=started,
+                                 ended_at=ended)
+        reason = data.get("reason") or f"exit code {code}"
+        return BackendStatus(BackendState.FAILED, exit_code=code, reason=str(reason),
+                             started_at=started, ended_at=ended)
+
+    def cancel(self, job_id: str, handle: JobHandle) -> None:
+        """Kill the job's whole process group (supervisor, job and its children)."""
+        (handle.workdir / CANCEL_MARKER).touch()
+        if not self._alive(handle.backend_id):
+            return
+        pid = int(handle.backend_id.partition(":")[0])
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        log.info("job %s: killed local process group %s", job_id, pid)
+
+    def update_duration(self, job_id: str, handle: JobHandle, seconds: int) -> None:
+        """Nothing to do: the dispatcher enforces durations of local jobs itself."""
+
+    def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
+        """Local jobs live in job directories, which the dispatcher purges: none to report."""
+        return []
+
+    def close(self) -> None:
+        """Leave running jobs alone: they survive a restart and are adopted."""

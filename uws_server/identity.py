@@ -1,0 +1,36 @@
+"""Who is acting: every service call takes one, so authentication can come later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller. ``name`` is ``None`` for anonymous callers."""
+
+    name: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Whether no credentials identified the caller."""
+        return self.name is None
+
+    @property
+    def label(self) -> str:
+        """How the caller appears in job history."""
+        return self.name or "anonymous"
+
+    def may_see(self, owner_id: str | None) -> bool:
+        """Whether this caller may read and change a job owned by ``owner_id``.
+
+        Until authentication exists everybody is anonymous and sees every job;
+        an admin sees everything.
+        """
+        return owner_id is None or owner_id == self.name or "admin" in self.roles
+
+
+ANONYMOUS = Identity()
+SYSTEM = Identity(name="system", roles=frozenset({"admin"}))
+DISPATCHER = Identity(name="dispatcher", roles=frozenset({"admin"}))

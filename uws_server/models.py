@@ -1,0 +1,210 @@
+"""SQLAlchemy models: job types (with revisions), jobs, parameters, results, history.
+
+Every schema change goes through an Alembic migration in
+``uws_server/migrations/versions``; the models here and the newest migration
+must describe the same tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .timeutil import as_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime stored without zone and always read back as aware UTC.
+
+    SQLite keeps no zone; storing naive UTC everywhere keeps both databases
+    alike and comparisons in SQL correct.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+
+class JobType(Base):
+    """A job type: unique by (name, version); its manifest lives in revisions."""
+
+    __tablename__ = "job_types"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_job_types_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    icon_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_scheduled: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_tries: Mapped[int] = mapped_column(Integer, default=3)
+    docker_image: Mapped[str] = mapped_column(String(255), default="")
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    unmet_resources: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    revision_num: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    deprecated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paused: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    revisions: Mapped[list[JobTypeRevision]] = relationship(
+        back_populates="job_type", order_by="JobTypeRevision.revision_num"
+    )
+
+
+class JobTypeRevision(Base):
+    """One immutable manifest (and image) of a job type; jobs point at the one they ran."""
+
+    __tablename__ = "job_type_revisions"
+    __table_args__ = (
+        UniqueConstraint("job_type_id", "revision_num", name="uq_job_type_revisions_num"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id", ondelete="CASCADE"))
+    revision_num: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    docker_image: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    job_type: Mapped[JobType] = relationship(back_populates="revisions")
+
+
+class Job(Base):
+    """One UWS job. ``phase`` is written only by ``services.phase.transition``."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_list", "job_type_name", "creation_time"),
+        Index("ix_jobs_phase", "phase"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job_type_name: Mapped[str] = mapped_column(String(255))
+    revision_id: Mapped[int] = mapped_column(ForeignKey("job_type_revisions.id"))
+    owner_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    destruction_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    quote: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    execution_duration: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    error_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    job_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Dispatcher bookkeeping; the executors keep no state of their own.
+    executor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    submit_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    backend_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    backend_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_exceeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    release_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    revision: Mapped[JobTypeRevision] = relationship(lazy="select")
+    parameters: Mapped[list[JobParameter]] = relationship(
+        back_populates="job",
+        order_by="JobParameter.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    results: Mapped[list[JobResult]] = relationship(
+        back_populates="job",
+        order_by="JobResult.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class JobParameter(Base):
+    """One parameter value; a file parameter's value is the stored file's relative path."""
+
+    __tablename__ = "job_parameters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    is_file: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    job: Mapped[Job] = relationship(back_populates="parameters")
+
+
+class JobResult(Base):
+    """One result file of a job, stored under the job's directory."""
+
+    __tablename__ = "job_results"
+    __table_args__ = (UniqueConstraint("job_id", "result_id", name="uq_job_results_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    result_id: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    mime_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    job: Mapped[Job] = relationship(back_populates="results")
+
+
+class JobEvent(Base):
+    """The history of a job: every phase change, who made it and why."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_phase: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_phase: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DispatcherLease(Base):
+    """Which dispatcher may act on the backends now (one at a time)."""
+
+    __tablename__ = "dispatcher_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

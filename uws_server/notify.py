@@ -1,0 +1,159 @@
+"""Wake-ups on phase changes, within one process and across processes of one host.
+
+A blocked ``WAIT`` must return when the phase changes, not at the next tick of
+a poll. Whoever commits a phase change calls :meth:`WakeBus.publish` with the
+job ids; waiters in this process are woken through a condition variable, and
+every other process of the service on this host (gunicorn workers, the
+dispatcher) through a datagram on its Unix socket in the run directory.
+
+The special id ``"*"`` reaches subscribers that watch every job (the
+dispatcher, which wakes when a job is queued).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ANY_JOB = "*"
+
+
+def _socket_dir(run_dir: Path) -> Path:
+    """``run_dir``, or a short stand-in under /tmp when socket paths would be too long."""
+    if len(str(run_dir.resolve())) <= 60:
+        return run_dir.resolve()
+    digest = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"uws-run-{digest}"
+
+
+class WakeBus:
+    """Per-job generation counters with condition-variable waits, shared by socket.
+
+    Parameters
+    ----------
+    run_dir
+        Directory for the per-process sockets, or ``None`` for a bus that only
+        works inside this process.
+    """
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self._cond = threading.Condition()
+        self._generations: dict[str, int] = {}
+        self._listeners: list[Callable[[set[str]], None]] = []
+        self._run_dir = _socket_dir(run_dir) if run_dir is not None else None
+        self._sock: socket.socket | None = None
+        self._sock_path: Path | None = None
+        self._pid = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # -- receiving -----------------------------------------------------------------
+    def _ensure_socket(self) -> None:
+        """Bind this process's socket on first use (after any fork)."""
+        if self._run_dir is None or self._closed:
+            return
+        with self._lock:
+            if self._sock is not None and self._pid == os.getpid():
+                return
+            self._run_dir.mkdir(parents=True, exist_ok=True)
+            self._pid = os.getpid()
+            path = self._run_dir / f"wake-{self._pid}-{id(self):x}.sock"
+            path.unlink(missing_ok=True)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(str(path))
+            self._sock, self._sock_path = sock, path
+            threading.Thread(target=self._receive, args=(sock,), name="wake-bus",
+                             daemon=True).start()
+
+    def _receive(self, sock: socket.socket) -> None:
+        while not self._closed:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            ids = {part for part in data.decode("ascii", "replace").split(",") if part}
+            if ids:
+                self._wake_local(ids)
+
+    def _wake_local(self, job_ids: set[str]) -> None:
+        with self._cond:
+            for job_id in job_ids | {ANY_JOB}:
+                self._generations[job_id] = self._generations.get(job_id, 0) + 1
+            self._cond.notify_all()
+        for listener in list(self._listeners):
+            try:
+                listener(job_ids)
+            except Exception:  # a listener's bug must not stop wake-ups
+                log.exception("wake listener failed")
+
+    # -- publishing ----------------------------------------------------------------
+    def publish(self, job_ids: Iterable[str]) -> None:
+        """Wake everything waiting on these jobs, in this process and the others."""
+        ids = set(job_ids)
+        if not ids:
+            return
+        self._wake_local(ids)
+        if self._run_dir is None or not self._run_dir.is_dir():
+            return
+        payload = ",".join(sorted(ids)).encode("ascii")[:60000]
+        own = self._sock_path
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as out:
+            out.setblocking(False)
+            for path in self._run_dir.glob("wake-*.sock"):
+                if own is not None and path == own:
+                    continue
+                try:
+                    out.sendto(payload, str(path))
+                except OSError as exc:
+                    if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                        path.unlink(missing_ok=True)  # its process is gone
+                    # EAGAIN: that process is flooded and will re-read the DB anyway
+
+    # -- waiting -------------------------------------------------------------------
+    def generation(self, job_id: str) -> int:
+        """A counter that grows whenever ``job_id`` is published; read it before checking."""
+        self._ensure_socket()
+        with self._cond:
+            return self._generations.get(job_id, 0)
+
+    def wait(self, job_id: str, since: int, timeout: float) -> bool:
+        """Block until ``job_id`` is published after generation ``since``, or timeout.
+
+        Returns whether a wake-up happened.
+        """
+        self._ensure_socket()
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            while self._generations.get(job_id, 0) == since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def subscribe(self, listener: Callable[[set[str]], None]) -> None:
+        """Call ``listener(job_ids)`` on every wake-up (the dispatcher's kick)."""
+        self._ensure_socket()
+        self._listeners.append(listener)
+
+    def close(self) -> None:
+        """Stop receiving and remove this process's socket."""
+        self._closed = True
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+                if self._sock_path is not None and self._pid == os.getpid():
+                    self._sock_path.unlink(missing_ok=True)
+                self._sock = None

@@ -1,0 +1,1 @@
+"""Representations: pure functions from job models to UWS XML and JSON."""

@@ -1,0 +1,138 @@
+"""UWS 1.1 XML documents, valid against the official schema (schemas/uws/).
+
+The ``uws``, ``xlink`` and ``xsi`` namespaces are declared once on the root
+with exactly those prefixes: pyvo looks attributes up by the literal name
+``xlink:href`` and uws-client checks the root's namespace map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lxml import etree
+
+from ..models import Job
+from ..timeutil import format_utc
+from .urls import job_url, parameter_url, result_url
+
+UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+NSMAP = {"uws": UWS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
+JOBINFO_NS = "urn:uws-server:jobinfo"
+
+_U = f"{{{UWS_NS}}}"
+_NIL = f"{{{XSI_NS}}}nil"
+_HREF = f"{{{XLINK_NS}}}href"
+_TYPE = f"{{{XLINK_NS}}}type"
+
+
+def _root(tag: str) -> etree._Element:
+    return etree.Element(_U + tag, nsmap=NSMAP, version="1.1")
+
+
+def _text(parent: etree._Element, tag: str, value: str | None, *, nillable: bool) -> None:
+    element = etree.SubElement(parent, _U + tag)
+    if value is None or value == "":
+        if nillable:
+            element.set(_NIL, "true")
+        return
+    element.text = value
+
+
+def _serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _parameters(parent: etree._Element, list_url: str, job: Job) -> None:
+    for param in job.parameters:
+        element = etree.SubElement(parent, _U + "parameter", id=param.name)
+        if param.is_file:
+            element.set("byReference", "true")
+            element.text = parameter_url(list_url, job, param)
+        else:
+            element.text = _xml_safe(param.value)
+
+
+def _xml_safe(value: str) -> str:
+    """Drop characters XML 1.0 cannot carry (control characters other than tab/newline)."""
+    return "".join(ch for ch in value if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+def _results(parent: etree._Element, list_url: str, job: Job) -> None:
+    for result in job.results:
+        element = etree.SubElement(parent, _U + "result", id=result.result_id)
+        element.set(_TYPE, "simple")
+        element.set(_HREF, result_url(list_url, job, result))
+        if result.size is not None:
+            element.set("size", str(result.size))
+        if result.mime_type:
+            element.set("mime-type", result.mime_type)
+
+
+def _job_info(parent: etree._Element, info: Mapping[str, Any]) -> None:
+    element = etree.SubElement(parent, _U + "jobInfo")
+    for key, value in info.items():
+        child = etree.SubElement(element, f"{{{JOBINFO_NS}}}{key}", nsmap={"info": JOBINFO_NS})
+        child.text = _xml_safe(value if isinstance(value, str) else _json(value))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def job_document(list_url: str, job: Job) -> bytes:
+    """``<uws:job>``: the whole job, children in the order the schema fixes."""
+    root = _root("job")
+    _text(root, "jobId", job.id, nillable=False)
+    if job.run_id:
+        _text(root, "runId", job.run_id, nillable=False)
+    _text(root, "ownerId", job.owner_id, nillable=True)
+    _text(root, "phase", job.phase, nillable=False)
+    _text(root, "quote", format_utc(job.quote), nillable=True)
+    _text(root, "creationTime", format_utc(job.creation_time), nillable=False)
+    _text(root, "startTime", format_utc(job.start_time), nillable=True)
+    _text(root, "endTime", format_utc(job.end_time), nillable=True)
+    _text(root, "executionDuration", str(job.execution_duration), nillable=False)
+    _text(root, "destruction", format_utc(job.destruction_time), nillable=True)
+    _parameters(etree.SubElement(root, _U + "parameters"), list_url, job)
+    _results(etree.SubElement(root, _U + "results"), list_url, job)
+    if job.error_message:
+        summary = etree.SubElement(root, _U + "errorSummary", type=job.error_type or "fatal",
+                                   hasDetail="true" if job.error_detail else "false")
+        etree.SubElement(summary, _U + "message").text = _xml_safe(job.error_message)
+    if job.job_info:
+        _job_info(root, job.job_info)
+    return _serialize(root)
+
+
+def job_list_document(list_url: str, jobs: Iterable[Job]) -> bytes:
+    """``<uws:jobs>``: one ``jobref`` per job with phase, runId, ownerId and creationTime."""
+    root = _root("jobs")
+    for job in jobs:
+        ref = etree.SubElement(root, _U + "jobref", id=job.id)
+        ref.set(_TYPE, "simple")
+        ref.set(_HREF, job_url(list_url, job))
+        _text(ref, "phase", job.phase, nillable=False)
+        if job.run_id:
+            _text(ref, "runId", job.run_id, nillable=False)
+        _text(ref, "ownerId", job.owner_id, nillable=True)
+        _text(ref, "creationTime", format_utc(job.creation_time), nillable=False)
+    return _serialize(root)
+
+
+def parameters_document(list_url: str, job: Job) -> bytes:
+    """``<uws:parameters>``, possibly empty."""
+    root = _root("parameters")
+    _parameters(root, list_url, job)
+    return _serialize(root)
+
+
+def results_document(list_url: str, job: Job) -> bytes:
+    """``<uws:results>``, possibly empty."""
+    root = _root("results")
+    _results(root, list_url, job)
+    return _serialize(root)

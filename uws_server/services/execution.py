@@ -1,0 +1,239 @@
+"""From a stored job to something a backend runs, and from its files back to results.
+
+Pure of HTTP and of any backend: the dispatcher calls these around the
+executor. :func:`build_spec` expands the command template into argv (never a
+shell); :func:`collect_results` turns output files into result rows;
+:func:`error_for_exit` maps an exit code through the manifest's ``errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import sys
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+from ..executors.base import JobSpec, Resources
+from ..models import Job, JobResult, JobType
+from ..seed import JobTypeInterface, build_argv
+from ..storage import JobStorage
+
+log = logging.getLogger(__name__)
+
+SEED_OUTPUTS_JSON = "seed.outputs.json"
+
+
+class StagingError(Exception):
+    """An input by reference could not be fetched; the job cannot run."""
+
+
+def fetch_inputs(storage: JobStorage, job: Job, *, timeout: float, max_bytes: int) -> None:
+    """Download by-reference file inputs not yet on disk, within a size and time limit."""
+    for param in job.parameters:
+        if not param.is_file or not param.source_url:
+            continue
+        target = storage.resolve(job.id, param.value)
+        if target.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        try:
+            request = urllib.request.Request(param.source_url,
+                                             headers={"User-Agent": "uws-server"})
+            with urllib.request.urlopen(request, timeout=timeout) as response, \
+                    open(partial, "wb") as out:
+                copied = 0
+                while chunk := response.read(1 << 16):
+                    copied += len(chunk)
+                    if copied > max_bytes:
+                        raise StagingError(f"{param.name}: {param.source_url} is larger than "
+                                           f"{max_bytes} bytes")
+                    out.write(chunk)
+            partial.replace(target)
+        except (URLError, OSError, ValueError) as exc:
+            raise StagingError(f"{param.name}: cannot fetch {param.source_url}: {exc}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def _resources(interface: JobTypeInterface, input_mib: float) -> Resources:
+    values = dict(interface.resources)
+    for name, factor in interface.resource_multipliers.items():
+        values[name] = values.get(name, 0.0) + factor * input_mib
+    gpus = values.get("gpus")
+    return Resources(
+        cpus=values.get("cpus"), mem_mib=values.get("mem"), disk_mib=values.get("disk"),
+        gpus=int(gpus) if gpus is not None else None, shared_mem_mib=values.get("sharedMem"),
+    )
+
+
+def build_spec(
+    storage: JobStorage, job: Job, job_type: JobType, interface: JobTypeInterface, *,
+    service: str,
+) -> JobSpec:
+    """The :class:`JobSpec` of a stored job: argv, environment, files and resources."""
+    workdir = storage.job_dir(job.id).resolve()
+    output_dir = workdir / "outputs"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    variables: dict[str, list[str]] = {
+        "OUTPUT_DIR": [str(output_dir)], "JOB_DIR": [str(workdir)], "JOB_ID": [job.id],
+        "PYTHON": [sys.executable],
+    }
+    env: dict[str, str] = {"OUTPUT_DIR": str(output_dir), "JOB_DIR": str(workdir),
+                           "JOB_ID": job.id, "UWS_JOB_ID": job.id}
+    inputs: list[Path] = []
+    input_bytes = 0
+    for param in job.parameters:
+        if param.is_file:
+            path = storage.resolve(job.id, param.value)
+            inputs.append(path)
+            input_bytes += path.stat().st_size if path.exists() else 0
+            variables.setdefault(param.name, []).append(str(path))
+        else:
+            variables.setdefault(param.name, []).append(param.value)
+    for name, values in variables.items():
+        if name not in ("PYTHON",) and name not in env:
+            env[name] = " ".join(values)
+    secrets: set[str] = set()
+    settings = (job_type.configuration or {}).get("settings") or {}
+    for name, secret in interface.settings:
+        if name in settings and settings[name] is not None:
+            env[name] = str(settings[name])
+            variables.setdefault(name, [str(settings[name])])
+            if secret:
+                secrets.add(name)
+    return JobSpec(
+        job_id=job.id, job_type=job.job_type_name,
+        argv=tuple(build_argv(interface.command, variables)), env=env, workdir=workdir,
+        output_dir=output_dir, secret_env=frozenset(secrets), input_files=tuple(inputs),
+        resources=_resources(interface, input_bytes / (1024 * 1024)),
+        execution_duration=job.execution_duration,
+        image=job_type.docker_image or None, service=service,
+    )
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What a finished job left behind."""
+
+    results: list[JobResult]
+    missing: list[str]  # required outputs that matched no file
+    outputs_json: dict[str, Any]
+
+
+def _media_type(path: Path, declared: str | None) -> str:
+    if declared:
+        return declared
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def _regular_files(base: Path, pattern: str) -> list[Path]:
+    """Regular files under ``base`` matching ``pattern``; symlinks and escapes are skipped."""
+    root = base.resolve()
+    found = []
+    for path in sorted(base.glob(pattern)):
+        if path.is_symlink() or not path.is_file():
+            continue
+        real = path.resolve()
+        if root in real.parents:
+            found.append(path)
+    return found
+
+
+def collect_results(storage: JobStorage, job: Job, interface: JobTypeInterface) -> Collected:
+    """Results from the output patterns, plus ``stdout`` and ``stderr``.
+
+    Each output's first file gets the output's name as result id (so an
+    output named ``result`` is the primary result pyvo fetches); further files
+    get ``name-2``, ``name-3``... A job type without outputs has its standard
+    output as primary result.
+    """
+    workdir = storage.job_dir(job.id)
+    output_dir = workdir / "outputs"
+    rows: list[JobResult] = []
+    missing: list[str] = []
+    taken: set[str] = set()
+
+    def add(result_id: str, path: Path, mime: str | None) -> None:
+        rows.append(JobResult(
+            position=len(rows), result_id=result_id,
+            path=str(path.relative_to(workdir)), mime_type=_media_type(path, mime),
+            size=path.stat().st_size,
+        ))
+        taken.add(result_id)
+
+    for output in interface.outputs:
+        files = _regular_files(output_dir, output.pattern) if output_dir.is_dir() else []
+        claimed = {(workdir / r.path).resolve() for r in rows}
+        files = [f for f in files if f.resolve() not in claimed]
+        if not files and output.required:
+            missing.append(output.name)
+        for index, path in enumerate(files if output.multiple else files[:1]):
+            add(output.name if index == 0 else f"{output.name}-{index + 1}", path,
+                output.media_type)
+    for name in ("stdout", "stderr"):
+        path = workdir / f"{name}.txt"
+        if path.is_file() and not path.is_symlink():
+            if not interface.outputs and name == "stdout" and "result" not in taken:
+                add("result", path, "text/plain")
+            elif name not in taken:
+                add(name, path, "text/plain")
+    outputs_json: dict[str, Any] = {}
+    seed_json = output_dir / SEED_OUTPUTS_JSON
+    if interface.output_json and seed_json.is_file() and not seed_json.is_symlink():
+        try:
+            data = json.loads(seed_json.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                outputs_json = {k: data[k] for k in interface.output_json if k in data}
+        except (OSError, ValueError) as exc:
+            log.warning("job %s: unreadable %s: %s", job.id, SEED_OUTPUTS_JSON, exc)
+    return Collected(rows, missing, outputs_json)
+
+
+def error_for_exit(interface: JobTypeInterface, exit_code: int | None,
+                   reason: str | None) -> tuple[str, str, bool]:
+    """``(type, message, system_failure)`` for a failed run, via the manifest's ``errors``.
+
+    A manifest error of category ``system`` is transient (worth a retry);
+    ``job`` and ``data`` errors are fatal.
+    """
+    for entry in interface.errors:
+        if exit_code is not None and entry.get("code") == exit_code:
+            title = entry.get("title") or entry.get("name") or f"exit code {exit_code}"
+            detail = entry.get("description")
+            message = f"{title}: {detail}" if detail else str(title)
+            system = entry.get("category") == "system"
+            return ("transient" if system else "fatal", message, system)
+    return ("fatal", reason or (f"exit code {exit_code}" if exit_code is not None else
+                                "the job failed"), False)
+
+
+def tail(path: Path, limit: int = 64 * 1024) -> str:
+    """The last ``limit`` bytes of a text file, for the ``/error`` resource."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            handle.seek(max(0, size - limit))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def environment_for(spec: JobSpec, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A job's full environment: a few safe variables of ours plus the spec's.
+
+    The service's own environment (database URL, tokens) is never passed on.
+    """
+    source = os.environ if base is None else base
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "USER", "LOGNAME", "TMPDIR", "PYTHONPATH")
+    env = {k: source[k] for k in keep if k in source}
+    env.update(spec.env)
+    return env
