@@ -1,0 +1,58 @@
+"""Shared fixtures: a real database (SQLite file and PostgreSQL) and live server processes.
+
+Server-level tests run once per database: the ``server`` fixture is
+parametrised over SQLite and PostgreSQL and starts a real ``uws-server serve``
+process for each. PostgreSQL tests skip when no server answers at
+127.0.0.1:5432, unless ``UWS_REQUIRE_POSTGRES=1`` (CI) makes that an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import LiveServer, postgres_available, postgres_schema
+
+POSTGRES_BASE = os.environ.get("UWS_TEST_POSTGRES",
+                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _require_postgres() -> None:
+    if postgres_available(POSTGRES_BASE):
+        return
+    if os.environ.get("UWS_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL required (UWS_REQUIRE_POSTGRES=1) but {POSTGRES_BASE} "
+                    "does not answer")
+    pytest.skip(f"PostgreSQL not reachable at {POSTGRES_BASE}")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """A fresh, empty database of each kind (PostgreSQL: a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'uws.sqlite3'}"
+        return
+    _require_postgres()
+    with postgres_schema(POSTGRES_BASE, f"uws_test_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real ``uws-server serve`` process on a free port, one per database."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with LiveServer.start(data_dir, database_url) as live:
+        yield live
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty data directory for in-process tests."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path

@@ -1,0 +1,148 @@
+"""Test helpers: live server processes, PostgreSQL schemas, UWS schema validation."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parent.parent
+UWS_XSD = ROOT / "schemas" / "uws" / "UWS-v1.1.xsd"
+NS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "xlink": "http://www.w3.org/1999/xlink",
+      "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
+
+
+@cache
+def uws_schema() -> etree.XMLSchema:
+    """The official UWS 1.1 schema (local copy; imports xlink.xsd beside it)."""
+    return etree.XMLSchema(etree.parse(str(UWS_XSD)))
+
+
+def assert_valid_uws(body: bytes) -> etree._Element:
+    """Parse a UWS document, assert it validates against the official XSD, return its root."""
+    root = etree.fromstring(body)
+    schema = uws_schema()
+    if not schema.validate(root):
+        raise AssertionError(f"UWS document invalid: {schema.error_log}\n{body[:2000]!r}")
+    return root
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_available(url: str) -> bool:
+    """Whether the PostgreSQL server of ``url`` accepts connections."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_schema(base_url: str, schema: str) -> Iterator[str]:
+    """A new schema in the test database; yields a URL that uses it; drops it afterwards."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A ``uws-server serve`` subprocess and how to reach it."""
+
+    url: str
+    data_dir: Path
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def list_url(self, jobtype: str = "echo") -> str:
+        """The absolute URL of a job list."""
+        return f"{self.url}/uws/{jobtype}"
+
+    def create(self, jobtype: str = "echo", data: object = None, **kwargs: object) -> str:
+        """Create a job; return its URL (the 303 Location)."""
+        response = requests.post(self.list_url(jobtype), data=data, allow_redirects=False,
+                                 timeout=30, **kwargs)
+        assert response.status_code == 303, (response.status_code, response.text)
+        return response.headers["Location"]
+
+    def wait_phase(self, job_url: str, phases: set[str], timeout: float = 30) -> str:
+        """Block (with WAIT) until the job is in one of ``phases``; return it."""
+        deadline = time.monotonic() + timeout
+        phase = ""
+        while time.monotonic() < deadline:
+            phase = requests.get(f"{job_url}/phase", timeout=10).text
+            if phase in phases:
+                return phase
+            requests.get(job_url, params={"WAIT": 2}, timeout=30)
+        raise AssertionError(f"{job_url} still {phase}, wanted {phases}")
+
+    def log(self) -> str:
+        """What the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, data_dir: Path, database_url: str, **env: str) -> Iterator[LiveServer]:
+        """Start a server and wait until it answers; stop it (and check its log) afterwards."""
+        port = free_port()
+        log_path = data_dir / "server.log"
+        environ = {**os.environ, "UWS_DATABASE_URL": database_url, "UWS_POLL_INTERVAL": "0.2",
+                   "UWS_LOG_LEVEL": "INFO", **env}
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uws_server.cli", "serve", "--port", str(port),
+                 "--data-dir", str(data_dir), "--threads", "16"],
+                env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            )
+        server = cls(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(f"{server.url}/uws", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{server.log()}")
+                time.sleep(0.1)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
