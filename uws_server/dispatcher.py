@@ -40,6 +40,21 @@ ACTOR = "dispatcher"
 LEASE_SECONDS = 30
 
 
+def _holder_is_dead(holder: str) -> bool:
+    """Whether a lease holder is a process of this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Dispatcher:
     """Moves jobs between the database and one executor.
 
@@ -113,7 +128,8 @@ class Dispatcher:
             if lease is None:
                 session.add(DispatcherLease(id=1, holder=self.holder,
                                             expires_at=now + timedelta(seconds=LEASE_SECONDS)))
-            elif lease.holder == self.holder or as_utc(lease.expires_at) < now:
+            elif (lease.holder == self.holder or as_utc(lease.expires_at) < now
+                  or _holder_is_dead(lease.holder)):
                 lease.holder = self.holder
                 lease.expires_at = now + timedelta(seconds=LEASE_SECONDS)
             else:

@@ -22,7 +22,8 @@ from typing import Any
 
 import jsonschema
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "seed" / "seed.manifest.schema.json"
+SCHEMA_PATH = (Path(__file__).resolve().parent.parent / "schemas" / "seed"
+               / "seed.manifest.schema.json")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_-]+)\}")
 
 #: Variables every command template may use besides its inputs.
