@@ -18,6 +18,11 @@ class Identity:
         return self.name is None
 
     @property
+    def is_admin(self) -> bool:
+        """Whether the caller may do operator actions (job-type registry writes...)."""
+        return "admin" in self.roles
+
+    @property
     def label(self) -> str:
         """How the caller appears in job history."""
         return self.name or "anonymous"
@@ -32,5 +37,8 @@ class Identity:
 
 
 ANONYMOUS = Identity()
+#: Who calls when authentication is off (the embedded default, bound to 127.0.0.1):
+#: nobody in particular, trusted to operate the service (register job types...).
+UNAUTHENTICATED_OPERATOR = Identity(roles=frozenset({"admin"}))
 SYSTEM = Identity(name="system", roles=frozenset({"admin"}))
 DISPATCHER = Identity(name="dispatcher", roles=frozenset({"admin"}))

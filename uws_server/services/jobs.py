@@ -165,7 +165,7 @@ class JobService:
                 self.storage.remove(job.id)
                 raise
             log.info("created job %s (%s) for %s", job.id, type_name, identity.label)
-        return self.get(identity, type_name, job.id)
+        return job
 
     def _store_params(self, job: Job, values: Mapping[str, list[ParamValue]]) -> None:
         """Write parameter rows and uploaded files; may raise PayloadTooLarge."""
