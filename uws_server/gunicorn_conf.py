@@ -23,7 +23,7 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = 120
 graceful_timeout = 30
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 
 
 def on_starting(_server: Any) -> None:
