@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..models import Job
+from ..services.views import JobView as Job
 from ..timeutil import format_utc
 from .urls import job_url, parameter_url, result_url
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..models import Job
+from ..services.views import JobView as Job
 from ..timeutil import format_utc
 from .urls import job_url, parameter_url, result_url
 
@@ -29,7 +29,11 @@ _TYPE = f"{{{XLINK_NS}}}type"
 
 
 def _root(tag: str) -> etree._Element:
-    return etree.Element(_U + tag, nsmap=NSMAP, version="1.1")
+    # The schema allows ``version`` only on <uws:job> and <uws:jobs>, not on
+    # <uws:parameters> or <uws:results>.
+    if tag in ("job", "jobs"):
+        return etree.Element(_U + tag, nsmap=NSMAP, version="1.1")
+    return etree.Element(_U + tag, nsmap=NSMAP)
 
 
 def _text(parent: etree._Element, tag: str, value: str | None, *, nillable: bool) -> None:

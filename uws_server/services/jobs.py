@@ -28,6 +28,7 @@ from ..timeutil import parse_utc, utcnow
 from . import jobtypes
 from .params import ParamValue, Upload, collect, single, split_control
 from .phase import transition
+from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
@@ -66,18 +67,20 @@ class JobService:
             raise PermissionDenied(f"job {job_id} belongs to another user")
         return job
 
-    def get(self, identity: Identity, type_name: str, job_id: str) -> Job:
-        """One job with its parameters and results (detached, ready to render)."""
-        with self.db.read() as session:
-            return self._load(session, identity, type_name, job_id)
+    def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
+        """One job with its parameters and results, ready to render (read-only)."""
+        with self.db.engine.connect() as connection:
+            view = load_job_view(connection, type_name, job_id)
+        if view is None:
+            raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
+        if not identity.may_see(view.owner_id):
+            raise PermissionDenied(f"job {job_id} belongs to another user")
+        return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:
         """Just the phase, cheaply (blocking WAIT re-reads it)."""
-        with self.db.read() as session:
-            row = session.execute(
-                select(Job.phase, Job.owner_id).where(
-                    Job.id == job_id, Job.job_type_name == type_name, Job.deleted.is_(False))
-            ).one_or_none()
+        with self.db.engine.connect() as connection:
+            row = load_phase(connection, type_name, job_id)
         if row is None:
             raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
         if not identity.may_see(row.owner_id):
@@ -87,13 +90,14 @@ class JobService:
     def list(
         self, identity: Identity, type_name: str, *, phases: Sequence[ExecutionPhase] = (),
         after: datetime | None = None, last: int | None = None,
-    ) -> list[Job]:
+    ) -> list[JobView]:
         """The jobs of a job list the caller may see, newest first (UWS §2.2.2.1).
 
         ARCHIVED jobs appear only when asked for by ``phases``. Filters are
         ANDed; ``last`` keeps the newest ``last`` of what matches.
         """
-        query = select(Job).where(Job.job_type_name == type_name, Job.deleted.is_(False))
+        query = select(*JOB_LIST_COLUMNS).where(Job.job_type_name == type_name,
+                                                Job.deleted.is_(False))
         if phases:
             query = query.where(Job.phase.in_([p.value for p in phases]))
         else:
@@ -109,7 +113,7 @@ class JobService:
         if last is not None:
             query = query.limit(last)
         with self.db.read() as session:
-            return list(session.scalars(query))
+            return job_list_views(session.execute(query))
 
     # -- creating ------------------------------------------------------------------------
     def create(

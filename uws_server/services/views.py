@@ -1,0 +1,106 @@
+"""Read-only views of jobs, loaded with three Core queries and no ORM bookkeeping.
+
+A job GET is the hottest request (pyvo re-reads the job for every property),
+so reads skip the ORM's identity map and unit of work: plain rows become
+frozen dataclasses with the same attribute names the renderers use on
+:class:`~uws_server.models.Job`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+from ..models import Job, JobParameter, JobResult
+
+
+@dataclass(frozen=True, eq=False)
+class ParameterView:
+    """One parameter value of a job."""
+
+    name: str
+    value: str
+    is_file: bool
+    source_url: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ResultView:
+    """One result of a job."""
+
+    result_id: str
+    path: str
+    mime_type: str | None
+    size: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class JobView:
+    """Everything the UWS representations show of a job."""
+
+    id: str
+    job_type_name: str
+    owner_id: str | None
+    run_id: str | None
+    phase: str
+    creation_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    destruction_time: datetime | None
+    quote: datetime | None
+    execution_duration: int
+    error_type: str | None
+    error_message: str | None
+    error_detail: str | None
+    job_info: dict[str, Any]
+    parameters: list[ParameterView] = field(default_factory=list)
+    results: list[ResultView] = field(default_factory=list)
+
+
+_JOB_COLUMNS = (Job.id, Job.job_type_name, Job.owner_id, Job.run_id, Job.phase,
+                Job.creation_time, Job.start_time, Job.end_time, Job.destruction_time, Job.quote,
+                Job.execution_duration, Job.error_type, Job.error_message, Job.error_detail,
+                Job.job_info)
+
+# Built once: constructing statements costs more than running them on a small table.
+_JOB = select(*_JOB_COLUMNS).where(Job.id == bindparam("job_id"),
+                                   Job.job_type_name == bindparam("type_name"),
+                                   Job.deleted.is_(False))
+_PARAMS = (select(JobParameter.name, JobParameter.value, JobParameter.is_file,
+                  JobParameter.source_url)
+           .where(JobParameter.job_id == bindparam("job_id")).order_by(JobParameter.position))
+_RESULTS = (select(JobResult.result_id, JobResult.path, JobResult.mime_type, JobResult.size)
+            .where(JobResult.job_id == bindparam("job_id")).order_by(JobResult.position))
+
+
+_PHASE = select(Job.phase, Job.owner_id).where(Job.id == bindparam("job_id"),
+                                              Job.job_type_name == bindparam("type_name"),
+                                              Job.deleted.is_(False))
+
+
+def load_phase(connection: Connection, type_name: str, job_id: str) -> Any:
+    """``(phase, owner_id)`` of a job, or ``None``: the cheapest read, for WAIT and /phase."""
+    return connection.execute(_PHASE, {"job_id": job_id, "type_name": type_name}).one_or_none()
+
+
+def load_job_view(connection: Connection, type_name: str, job_id: str) -> JobView | None:
+    """The job with its parameters and results, or ``None`` (deleted jobs are invisible)."""
+    row = connection.execute(_JOB, {"job_id": job_id, "type_name": type_name}).one_or_none()
+    if row is None:
+        return None
+    params = connection.execute(_PARAMS, {"job_id": job_id}).all()
+    results = connection.execute(_RESULTS, {"job_id": job_id}).all()
+    return JobView(*row, parameters=[ParameterView(*p) for p in params],
+                   results=[ResultView(*r) for r in results])
+
+
+def job_list_views(rows: Iterable[Any]) -> list[JobView]:
+    """Views for job-list entries (no parameters or results needed)."""
+    return [JobView(*row) for row in rows]
+
+
+JOB_LIST_COLUMNS = _JOB_COLUMNS
