@@ -132,3 +132,22 @@ class FakeExecutor:
         for job in self.backend.submissions_for(job_id):
             if job.state is BackendState.QUEUED:
                 job.state = BackendState.EXECUTING
+
+
+class HoldingFakeExecutor(FakeExecutor):
+    """A fake whose backend can hold jobs and release them (as HTCondor does)."""
+
+    def __init__(self, backend: FakeBackend, slots: int = 100) -> None:
+        super().__init__(backend, slots)
+        self.released: list[str] = []
+
+    def hold(self, job_id: str) -> None:
+        """The backend holds every live job of a UWS job."""
+        for job in self.backend.submissions_for(job_id):
+            job.state = BackendState.HELD
+
+    def release(self, job_id: str, handle: JobHandle) -> None:
+        job = self._get(handle.backend_id)
+        if job is not None and job.state is BackendState.HELD:
+            job.state = BackendState.QUEUED
+            self.released.append(job_id)

@@ -317,3 +317,24 @@ def test_changed_execution_duration_reaches_the_backend(components):
     components.jobs.set_execution_duration(ANONYMOUS, "echo", job_id, "42")
     dispatcher.tick()
     assert dispatcher.executor.durations[job_id] == 42
+
+
+def test_run_on_a_held_job_releases_it_in_the_backend(components):
+    from tests.fakes import HoldingFakeExecutor
+
+    backend = FakeBackend()
+    dispatcher = _new_dispatcher(components, backend)
+    dispatcher.executor = HoldingFakeExecutor(backend)
+    job_id = _queued_echo(components)
+    dispatcher.tick()
+    dispatcher.executor.hold(job_id)
+    dispatcher.tick()
+    assert _phase(components, job_id) == "HELD"
+    components.jobs.run(ANONYMOUS, "echo", job_id)
+    assert _phase(components, job_id) == "QUEUED"
+    dispatcher.tick()
+    assert dispatcher.executor.released == [job_id]
+    dispatcher.executor.finish(job_id)
+    dispatcher.tick()
+    assert _phase(components, job_id) == "COMPLETED"
+    assert len(backend.submissions_for(job_id)) == 1

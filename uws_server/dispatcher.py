@@ -112,8 +112,8 @@ class Dispatcher:
         if not self._renew_lease():
             return
         for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
-                     self.recover_submissions, self.submit_queued, self.follow_active,
-                     self.enforce_durations):
+                     self.recover_submissions, self.release_held, self.submit_queued,
+                     self.follow_active, self.enforce_durations):
             try:
                 step()
             except Exception:
@@ -247,6 +247,17 @@ class Dispatcher:
 
         self._for_each((Job.deleted.is_(False), Job.phase == P.QUEUED.value,
                         Job.submit_token.is_not(None), Job.backend_id.is_(None)), recover)
+
+    def release_held(self) -> None:
+        """Jobs a client RAN again while the backend held them: release them there."""
+        release = getattr(self.executor, "release", None)
+
+        def act(session: Session, job: Job) -> None:
+            if job.backend_id is not None and release is not None:
+                release(job.id, self._handle(job))
+            job.release_requested = False
+
+        self._for_each((Job.deleted.is_(False), Job.release_requested.is_(True)), act)
 
     def submit_queued(self) -> None:
         """Hand queued jobs to the executor, by priority, within its free slots and caps."""
