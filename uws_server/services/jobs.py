@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -32,6 +33,17 @@ from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, loa
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
+
+
+def _check_visible(identity: Identity, found: Any, type_name: str, job_id: str) -> None:
+    """404 for a job that is not there, 403 for one that belongs to somebody else.
+
+    ``found`` is anything with an ``owner_id`` (a job, a view, a row) or ``None``.
+    """
+    if found is None:
+        raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
+    if not identity.may_see(found.owner_id):
+        raise PermissionDenied(f"job {job_id} belongs to another user")
 
 
 class JobService:
@@ -61,30 +73,21 @@ class JobService:
         if for_update and not self.db.is_sqlite:
             query = query.with_for_update(of=Job)
         job = session.scalars(query).one_or_none()
-        if job is None:
-            raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
-        if not identity.may_see(job.owner_id):
-            raise PermissionDenied(f"job {job_id} belongs to another user")
+        _check_visible(identity, job, type_name, job_id)
         return job
 
     def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
         """One job with its parameters and results, ready to render (read-only)."""
         with self.db.engine.connect() as connection:
             view = load_job_view(connection, type_name, job_id)
-        if view is None:
-            raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
-        if not identity.may_see(view.owner_id):
-            raise PermissionDenied(f"job {job_id} belongs to another user")
+        _check_visible(identity, view, type_name, job_id)
         return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:
         """Just the phase, cheaply (blocking WAIT re-reads it)."""
         with self.db.engine.connect() as connection:
             row = load_phase(connection, type_name, job_id)
-        if row is None:
-            raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
-        if not identity.may_see(row.owner_id):
-            raise PermissionDenied(f"job {job_id} belongs to another user")
+        _check_visible(identity, row, type_name, job_id)
         return ExecutionPhase(row.phase)
 
     def list(
