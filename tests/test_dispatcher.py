@@ -338,3 +338,15 @@ def test_run_on_a_held_job_releases_it_in_the_backend(components):
     dispatcher.tick()
     assert _phase(components, job_id) == "COMPLETED"
     assert len(backend.submissions_for(job_id)) == 1
+
+
+def test_backend_jobs_no_uws_job_knows_are_cancelled_as_orphans(components):
+    backend = FakeBackend()
+    dispatcher = _new_dispatcher(components, backend)
+    job_id = _queued_echo(components)
+    dispatcher.tick()
+    stray = backend.submissions_for(job_id)[0]
+    stray.job_id = "f" * 32  # a submission whose UWS job was destroyed before it was recorded
+    dispatcher._next_orphan_check = 0.0
+    dispatcher.tick()
+    assert stray.state is BackendState.CANCELLED

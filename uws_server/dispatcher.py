@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -38,6 +39,7 @@ P = ExecutionPhase
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
 LEASE_SECONDS = 30
+ORPHAN_CHECK_SECONDS = 300.0
 
 
 def _holder_is_dead(holder: str) -> bool:
@@ -75,6 +77,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.has_lease = False
+        self._next_orphan_check = 0.0
 
     # -- running -----------------------------------------------------------------------
     def kick(self, _job_ids: Any = None) -> None:
@@ -113,7 +116,7 @@ class Dispatcher:
             return
         for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
                      self.recover_submissions, self.release_held, self.submit_queued,
-                     self.follow_active, self.enforce_durations):
+                     self.follow_active, self.enforce_durations, self.remove_orphans):
             try:
                 step()
             except Exception:
@@ -356,6 +359,31 @@ class Dispatcher:
                                           unknown_grace=self.settings.unknown_grace)
             except Exception:
                 log.exception("job %s: could not apply status %s", job_id, status.state)
+
+    def remove_orphans(self) -> None:
+        """Cancel backend jobs tagged by this service that no job in the database knows.
+
+        Runs on the first tick and then every few minutes: such jobs come from
+        a submission whose job was destroyed before its id was recorded.
+        """
+        now = time.monotonic()
+        if now < self._next_orphan_check:
+            return
+        self._next_orphan_check = now + ORPHAN_CHECK_SECONDS
+        with self.c.db.read() as session:
+            known = set(session.scalars(select(Job.id)))
+        try:
+            orphans = self.executor.orphans(known)
+        except ExecutorError as exc:
+            log.warning("cannot list orphans on %s: %s", self.executor.name, exc)
+            self._next_orphan_check = now + self.settings.poll_interval * 30
+            return
+        for backend_id in orphans:
+            try:
+                self.executor.cancel("", JobHandle(backend_id, self.c.storage.root / "orphans"))
+                log.warning("cancelled orphan backend job %s (no such UWS job)", backend_id)
+            except ExecutorError as exc:
+                log.warning("cannot cancel orphan %s: %s", backend_id, exc)
 
     def enforce_durations(self) -> None:
         """Apply changed durations to backends; abort jobs that ran out of time."""
