@@ -146,3 +146,53 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# -- helpers for the UWS conformance suite (tests/uws) -----------------------------------
+TIME_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"
+
+
+def job_id_of(job_url: str) -> str:
+    """The last path element of a job URL."""
+    return job_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def list_job_ids(list_url: str, **params: object) -> list[str]:
+    """The ids of a job list (validated against the XSD), in document order."""
+    response = requests.get(list_url, params=params, timeout=10)
+    assert response.status_code == 200, (response.status_code, response.text)
+    root = assert_valid_uws(response.content)
+    return [ref.get("id") for ref in root.iterfind("uws:jobref", NS)]
+
+
+def get_job_xml(job_url: str, **params: object) -> etree._Element:
+    """GET a job document, assert 200 and schema validity, return its root."""
+    response = requests.get(job_url, params=params, timeout=70)
+    assert response.status_code == 200, (response.status_code, response.text)
+    return assert_valid_uws(response.content)
+
+
+def uws_text(root: etree._Element, tag: str) -> str | None:
+    """The text of a direct ``uws:`` child (None when absent or nil)."""
+    element = root.find(f"uws:{tag}", NS)
+    if element is None or element.get(f"{{{NS['xsi']}}}nil") == "true":
+        return None
+    return element.text or ""
+
+
+def assert_plain_error(response: requests.Response, status: int, *names: str) -> None:
+    """A one-line ``text/plain`` error with ``status`` that names each of ``names``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("text/plain"), response.headers
+    text = response.text.strip()
+    assert text, "empty error message"
+    assert "\n" not in text, f"not one line: {text!r}"
+    assert "Traceback" not in text and 'File "' not in text, text
+    for name in names:
+        assert name.lower() in text.lower(), f"{name!r} not named in {text!r}"
+
+
+def job_dirs(data_dir: Path) -> set[str]:
+    """The job directories that exist under a server's data directory."""
+    jobs = data_dir / "jobs"
+    return {p.name for p in jobs.iterdir()} if jobs.is_dir() else set()

@@ -30,7 +30,7 @@ def request_params(*, include_body: bool = True) -> list[tuple[str, str]]:
     """
     pairs = [(k, v) for k, vs in request.args.lists() for v in vs]
     if not include_body:
-        return pairs
+        return _without_nul(pairs)
     if request.mimetype == "application/json":
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -38,8 +38,16 @@ def request_params(*, include_body: bool = True) -> list[tuple[str, str]]:
         for name, value in body.items():
             for item in value if isinstance(value, list) else [value]:
                 pairs.append((str(name), item if isinstance(item, str) else json.dumps(item)))
-        return pairs
+        return _without_nul(pairs)
     pairs += [(k, v) for k, vs in request.form.lists() for v in vs]
+    return _without_nul(pairs)
+
+
+def _without_nul(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Refuse NUL characters: no database text column can store them (PostgreSQL raises)."""
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise InvalidParameter(f"{name.replace(chr(0), '')}: contains a NUL character")
     return pairs
 
 

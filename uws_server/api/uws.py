@@ -79,6 +79,7 @@ def job_list(jobtype: str) -> Response:
             raise InvalidParameter(f"LAST: expected a positive integer, got {lasts[0]!r}") from None
         if last <= 0:
             raise InvalidParameter(f"LAST: expected a positive integer, got {last}")
+        last = min(last, 2**31 - 1)  # more than any list holds; larger overflows SQL LIMIT
     current_app.extensions["uws.require_jobtype"](jobtype)
     jobs = _jobs().list(current_identity(), jobtype, phases=phases, after=after, last=last)
     if wants_json():

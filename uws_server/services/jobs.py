@@ -141,37 +141,36 @@ class JobService:
             raise InvalidParameter("ACTION: not allowed when creating a job")
         version = single(control, "VERSION")
         now = utcnow()
-        with self.db.write() as session:
+        # Validate and store files before taking the write lock (SQLite has one writer).
+        with self.db.read() as session:
             resolved = jobtypes.resolve(session, type_name, version)
-            values = collect(resolved.interface, job_params, uploads,
-                             allow_urls=self.settings.allow_url_inputs, require_all=True)
-            duration = self._duration(single(control, "EXECUTIONDURATION"), resolved.interface)
-            destruction = now + timedelta(seconds=self.settings.default_lifetime)
-            text = single(control, "DESTRUCTION")
-            if text is not None:
-                destruction = self._destruction(text, now)
-            job = Job(
-                id=uuid.uuid4().hex, job_type_name=resolved.job_type.name,
-                revision_id=resolved.revision.id, owner_id=identity.name, run_id=run_id,
-                phase=P.PENDING.value, creation_time=now, destruction_time=destruction,
-                execution_duration=duration,
-                priority=int((resolved.job_type.configuration or {}).get("priority", 0) or 0),
-                job_info={}, tries=0, cancel_requested=False, duration_exceeded=False,
-                duration_dirty=False, release_requested=False, deleted=False,
-            )
-            session.add(job)
-            self.storage.create(job.id)
-            try:
-                self._store_params(job, values)
+        values = collect(resolved.interface, job_params, uploads,
+                         allow_urls=self.settings.allow_url_inputs, require_all=True)
+        duration = self._duration(single(control, "EXECUTIONDURATION"), resolved.interface)
+        destruction = now + timedelta(seconds=self.settings.default_lifetime)
+        if (text := single(control, "DESTRUCTION")) is not None:
+            destruction = self._destruction(text, now)
+        job = Job(
+            id=uuid.uuid4().hex, job_type_name=resolved.job_type.name,
+            revision_id=resolved.revision.id, owner_id=identity.name, run_id=run_id,
+            phase=P.PENDING.value, creation_time=now, destruction_time=destruction,
+            execution_duration=duration,
+            priority=int((resolved.job_type.configuration or {}).get("priority", 0) or 0),
+            job_info={}, tries=0, cancel_requested=False, duration_exceeded=False,
+            duration_dirty=False, release_requested=False, deleted=False,
+        )
+        self.storage.create(job.id)
+        try:
+            self._store_params(job, values)
+            with self.db.write() as session:
+                session.add(job)
                 session.flush()
                 if phase is not None:
                     transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
-                session.commit()
-            except BaseException:
-                session.rollback()
-                self.storage.remove(job.id)
-                raise
-            log.info("created job %s (%s) for %s", job.id, type_name, identity.label)
+        except BaseException:
+            self.storage.remove(job.id)
+            raise
+        log.info("created job %s (%s) for %s", job.id, type_name, identity.label)
         return job
 
     def _store_params(self, job: Job, values: Mapping[str, list[ParamValue]]) -> None:
@@ -305,7 +304,8 @@ class JobService:
                              allow_urls=self.settings.allow_url_inputs, require_all=False)
             written: list[str] = []
             try:
-                for old in [p for p in job.parameters if p.name in values]:
+                replaced = [p for p in job.parameters if p.name in values]
+                for old in replaced:
                     job.parameters.remove(old)
                 session.flush()
                 before = {p.value for p in job.parameters if p.is_file}
@@ -316,6 +316,11 @@ class JobService:
                 for relative in written:
                     self.storage.resolve(job.id, relative).unlink(missing_ok=True)
                 raise
+            kept = {p.value for p in job.parameters if p.is_file}
+            stale = [p.value for p in replaced if p.is_file and p.value not in kept]
+        # committed: the files of replaced file parameters are no longer anybody's
+        for relative in stale:
+            self.storage.resolve(job.id, relative).unlink(missing_ok=True)
 
     def apply_control(self, identity: Identity, type_name: str, job_id: str,
                       params: Sequence[tuple[str, str]],

@@ -131,6 +131,8 @@ def collect(
                 entries = [ParamValue(spec.name, "", True,
                                       url=_check_url(spec, raw.strip(), allow_urls))]
         else:
+            if "\x00" in raw:  # no database text column can store it
+                raise InvalidParameter(f"{spec.name}: contains a NUL character")
             try:
                 typed = coerce_value(spec, raw)
             except ValueError as exc:
