@@ -82,9 +82,11 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.extensions["uws.require_jobtype"] = _require(parts.db)
 
     from .api import errors, uws
+    from .api import jobtypes as jobtypes_api
 
     errors.register(app)
     app.register_blueprint(uws.bp)
+    app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

@@ -302,3 +302,36 @@ def build_argv(command: str, variables: Mapping[str, Sequence[str]]) -> list[str
             continue
         argv.append(_PLACEHOLDER.sub(lambda m: " ".join(variables.get(m.group(1), ())), word))
     return argv
+
+
+# -- registry additions: lenient normalisation (configuration checks: jobtype_config.py) ------
+#: The value a secret setting shows in every response; sent back unchanged, it keeps the
+#: stored value (so a configuration read with GET can be PATCHed back as it is).
+SECRET_MASK = "*****"
+
+
+def normalize_manifest(manifest: Any) -> tuple[Any, list[Problem]]:
+    """Fill what Scale's own examples leave out; return ``(manifest, warnings)``.
+
+    The Scale v6 examples omit ``job.errors[].name``, which Seed 1.0.0 requires.
+    Such an error is accepted with a warning and named ``error-{code}``. The
+    input is never modified; a filled copy is returned.
+    """
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("job"), dict):
+        return manifest, []
+    errors = manifest["job"].get("errors")
+    if not isinstance(errors, list):
+        return manifest, []
+    warnings: list[Problem] = []
+    filled = []
+    for index, entry in enumerate(errors):
+        if isinstance(entry, dict) and "name" not in entry and isinstance(entry.get("code"), int):
+            name = f"error-{entry['code']}"
+            warnings.append(Problem(
+                f"job.errors[{index}].name",
+                f"missing (Seed 1.0.0 requires it); named {name!r} from its code"))
+            entry = {**entry, "name": name}
+        filled.append(entry)
+    if not warnings:
+        return manifest, []
+    return {**manifest, "job": {**manifest["job"], "errors": filled}}, warnings

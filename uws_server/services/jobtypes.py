@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidParameter, JobTypeInactive, UnknownJobType
 from ..models import JobType, JobTypeRevision
-from ..seed import JobTypeInterface, ManifestError, check_manifest, parse_interface
+from ..seed import (
+    JobTypeInterface,
+    ManifestError,
+    check_manifest,
+    normalize_manifest,
+    parse_interface,
+)
 from ..timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -73,7 +79,13 @@ def register_manifest(
     ------
     ManifestError
         If the manifest fails the Seed schema or the extra checks.
+
+    Notes
+    -----
+    The manifest is first normalised (:func:`~uws_server.seed.normalize_manifest`):
+    what is stored is the normalised form.
     """
+    manifest, _filled = normalize_manifest(manifest)  # e.g. errors[].name, as Scale omits it
     errors, _warnings = check_manifest(manifest)
     if errors:
         raise ManifestError(errors)

@@ -1,0 +1,161 @@
+"""Fixtures and helpers of the job-type registry tests (``/v6``).
+
+Live-server tests share the session ``server`` with other suites, so every job
+type registered here is called ``reg-...`` and the example types are never
+changed. In-process tests (``components``) drive the dispatcher with a fake
+executor and reach the registry through the Flask test client.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import POSTGRES_BASE, _require_postgres
+from tests.support import postgres_schema
+from uws_server.app import Components, bootstrap, build_components
+
+REFERENCE = Path("/work/shared/reference")
+DOC_001 = REFERENCE / "001_a37f18e949994f6f.txt"
+DOC_002 = REFERENCE / "002_f271b097f9c97fd3.txt"
+
+
+def unique(prefix: str) -> str:
+    """A job type name no other test uses."""
+    return f"reg-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def manifest(name: str, version: str = "1.0.0", *, command: str | None = None,
+             tags: tuple[str, ...] = ("registry",), settings: list[dict[str, Any]] | None = None,
+             title: str | None = None, inputs: list[dict[str, Any]] | None = None,
+             **job: Any) -> dict[str, Any]:
+    """A small valid Seed manifest: an echo of ``message`` unless ``command`` says otherwise."""
+    interface: dict[str, Any] = {
+        "command": command or "${PYTHON} -m uws_server.examples.echo ${OUTPUT_DIR}/result.txt "
+                              "${message}",
+        "inputs": {"json": inputs if inputs is not None
+                   else [{"name": "message", "type": "string", "required": True}]},
+        "outputs": {"files": [{"name": "result", "mediaType": "text/plain",
+                               "pattern": "result.txt"}]},
+    }
+    if settings is not None:
+        interface["settings"] = settings
+    return {"seedVersion": "1.0.0", "job": {
+        "name": name, "jobVersion": version, "packageVersion": "1.0.0",
+        "title": title or f"Registry test {name}", "description": "A registry test type",
+        "tags": list(tags), "maintainer": {"name": "tests", "email": "tests@example.org"},
+        "timeout": 600, "interface": interface, **job}}
+
+
+def sleep_manifest(name: str, version: str = "1.0.0") -> dict[str, Any]:
+    """A manifest that sleeps ``seconds``."""
+    return manifest(name, version, command="${PYTHON} -m uws_server.examples.sleep ${seconds} "
+                    "${OUTPUT_DIR}/result.txt",
+                    inputs=[{"name": "seconds", "type": "number", "required": True}])
+
+
+def register(base: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    """POST a job type; assert the status; return the JSON answer."""
+    response = requests.post(f"{base}/v6/job-types/", json=body, timeout=30)
+    assert response.status_code == status, (response.status_code, response.text)
+    return response.json()
+
+
+def patch(base: str, name: str, version: str, body: dict[str, Any], status: int = 200
+          ) -> requests.Response:
+    """PATCH a job type version; assert the status."""
+    response = requests.patch(f"{base}/v6/job-types/{name}/{version}/", json=body, timeout=30)
+    assert response.status_code == status, (response.status_code, response.text)
+    return response
+
+
+def assert_json_error(response: requests.Response, status: int, *names: str) -> None:
+    """A JSON ``{"detail": "one line"}`` error naming each of ``names``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    detail = response.json()["detail"]
+    assert detail and "\n" not in detail and "Traceback" not in detail, detail
+    for name in names:
+        assert name.lower() in detail.lower(), f"{name!r} not named in {detail!r}"
+
+
+def doc_examples(path: Path) -> list[tuple[str, Any]]:
+    """The ``Request: METHOD url`` / JSON pairs of a reference document, in order.
+
+    Returns ``(request line, parsed JSON body)``; a request without a body gets ``None``.
+    """
+    text = path.read_text()
+    found = []
+    for match in re.finditer(r"Request: (GET|POST|PATCH) (\S+)\n", text):
+        rest = re.sub(r"^\.\. code-block:: \w+\s*", "", text[match.end():].lstrip())
+        body = None
+        if rest.startswith("{"):
+            try:
+                body, _ = json.JSONDecoder().raw_decode(rest)
+            except ValueError:  # some response examples are not valid JSON
+                body = None
+        found.append((f"{match.group(1)} {match.group(2)}", body))
+    return found
+
+
+def response_keys(path: Path, method_url: str) -> set[str]:
+    """The JSON field names in the documented response of a request example.
+
+    The documents' response examples are not always valid JSON (missing commas,
+    ``{ ... }``), so the names are collected textually.
+    """
+    text = path.read_text()
+    start = text.index(f"Request: {method_url}\n") + len(method_url) + 10
+    end = text.find("Request: ", start)
+    block = text[start:end if end > 0 else len(text)]
+    if "Response:" in block:
+        block = block[block.index("Response:"):]
+    block = re.split(r"\n\s*(?:\||\+-|[A-Z][a-z]+ [A-Z][a-z ]+\|)", block, maxsplit=1)[0]
+    return set(re.findall(r'"(\w+)"\s*:', block))
+
+
+def keys_of(doc: Any) -> set[str]:
+    """Every field name in a JSON document, at any depth."""
+    if isinstance(doc, dict):
+        return set(doc) | {k for v in doc.values() for k in keys_of(v)}
+    if isinstance(doc, list):
+        return {k for v in doc for k in keys_of(v)}
+    return set()
+
+
+def example_body(method_url: str, path: Path = DOC_002) -> dict[str, Any]:
+    """The JSON body of one request example (a deep copy)."""
+    for line, body in doc_examples(path):
+        if line == method_url and body is not None:
+            return copy.deepcopy(body)
+    raise LookupError(method_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Components]:
+    """A migrated database of each kind with the example types, and the service around it."""
+    from uws_server.config import Settings
+
+    def build(url: str) -> Components:
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05)
+        bootstrap(settings)
+        return build_components(settings)
+
+    if request.param == "sqlite":
+        parts = build(f"sqlite:///{tmp_path / 'uws.sqlite3'}")
+        yield parts
+    else:
+        _require_postgres()
+        with postgres_schema(POSTGRES_BASE, f"uws_reg_{uuid.uuid4().hex[:10]}") as url:
+            parts = build(url)
+            yield parts
+            parts.db.dispose()
+    parts.bus.close()

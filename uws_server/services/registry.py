@@ -1,0 +1,301 @@
+"""The job-type registry's writes: validate, register (POST) and edit (PATCH) job types.
+
+Every write is an operator action: the caller must be an admin. A request is
+checked as a whole first (manifest against Seed 1.0.0 and the extra checks,
+configuration against the manifest, every other field by type); nothing is
+written unless it has no errors. Secret setting values never appear in a
+message: problems name fields and setting *names* only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import PermissionDenied, UnknownJobType, UWSError
+from ..identity import Identity
+from ..jobtype_config import check_configuration
+from ..models import JobType
+from ..seed import SECRET_MASK, Problem, check_manifest, normalize_manifest
+from ..timeutil import utcnow
+from . import jobtypes
+
+log = logging.getLogger(__name__)
+
+#: Path segments of ``/v6/job-types/{segment}/`` the API itself uses: no job type may be
+#: called so, or its versions could not be listed.
+RESERVED_TYPE_NAMES = frozenset({"status", "pending", "running", "system-failures", "validation"})
+
+_BOOL_FIELDS = ("is_published", "is_active", "is_paused", "auto_update")
+_POST_FIELDS = frozenset({"manifest", "docker_image", "icon_code", "max_scheduled", "max_tries",
+                          "configuration", "is_published", "is_active", "is_paused",
+                          "auto_update"})
+_PATCH_FIELDS = _POST_FIELDS - {"auto_update"}
+
+
+@dataclass
+class Validation:
+    """The outcome of checking a registry request: errors make it invalid, warnings do not."""
+
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the request can be carried out."""
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``{is_valid, errors, warnings}`` document of the API."""
+        return {"is_valid": self.is_valid, "errors": [p.as_dict() for p in self.errors],
+                "warnings": [p.as_dict() for p in self.warnings]}
+
+
+class InvalidJobType(UWSError):
+    """A registry request with errors (400); carries the full validation."""
+
+    status = 400
+
+    def __init__(self, validation: Validation) -> None:
+        first = "; ".join(f"{p.name}: {p.description}" for p in validation.errors[:5])
+        more = len(validation.errors) - 5
+        super().__init__(f"invalid job type: {first}" + (f" (and {more} more)" if more > 0
+                                                          else ""))
+        self.validation = validation
+
+
+@dataclass
+class Request:
+    """A parsed POST/PATCH/validation body: the manifest (normalised) and the other fields."""
+
+    manifest: dict[str, Any] | None
+    fields: dict[str, Any]
+    validation: Validation
+
+
+def require_admin(identity: Identity) -> None:
+    """Refuse callers who may not operate the registry (403)."""
+    if not identity.is_admin:
+        raise PermissionDenied("changing the job-type registry needs the admin role")
+
+
+def _check_fields(body: dict[str, Any], allowed: frozenset[str], out: Validation) -> None:
+    for key in sorted(set(body) - allowed):
+        out.errors.append(Problem(key, "unknown field (allowed: " + ", ".join(sorted(allowed))
+                                  + ")"))
+    for key in _BOOL_FIELDS:
+        if key in body and not isinstance(body[key], bool):
+            out.errors.append(Problem(key, "must be true or false"))
+    if "docker_image" in body:
+        image = body["docker_image"]
+        if not isinstance(image, str) or not image.strip() or len(image) > 255:
+            out.errors.append(Problem("docker_image", "must be a non-empty string of at most "
+                                                      "255 characters"))
+    if "icon_code" in body:
+        icon = body["icon_code"]
+        if icon is not None and (not isinstance(icon, str) or len(icon) > 20):
+            out.errors.append(Problem("icon_code", "must be a string of at most 20 characters "
+                                                   "or null"))
+    if "max_scheduled" in body:
+        cap = body["max_scheduled"]
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)
+                                or not 1 <= cap <= 1_000_000):
+            out.errors.append(Problem("max_scheduled", "must be a positive integer or null "
+                                                       "(no limit)"))
+    if "max_tries" in body:
+        tries = body["max_tries"]
+        if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= 100:
+            out.errors.append(Problem("max_tries", "must be an integer from 1 to 100"))
+
+
+def parse_request(body: Any, *, allowed: frozenset[str] = _POST_FIELDS,
+                  manifest_required: bool = True) -> Request:
+    """Check a request body: every field by type, the manifest, the configuration."""
+    out = Validation()
+    if not isinstance(body, dict):
+        out.errors.append(Problem("(body)", "expected a JSON object"))
+        return Request(None, {}, out)
+    _check_fields(body, allowed, out)
+    manifest = body.get("manifest")
+    if isinstance(manifest, str):  # the documents type it "String": a JSON text is fine too
+        try:
+            manifest = json.loads(manifest)
+        except ValueError as exc:
+            out.errors.append(Problem("manifest", f"not valid JSON: {exc}"))
+            return Request(None, dict(body), out)
+    if manifest is None:
+        if manifest_required or "manifest" in body:
+            out.errors.append(Problem("manifest", "required: a Seed 1.0.0 manifest"))
+        manifest_ok = None
+    else:
+        manifest, filled = normalize_manifest(manifest)
+        errors, warnings = check_manifest(manifest)
+        out.errors += errors
+        out.warnings += filled + warnings
+        manifest_ok = manifest if not errors else None
+        name = (manifest.get("job") or {}).get("name") if isinstance(manifest, dict) else None
+        if isinstance(name, str) and name in RESERVED_TYPE_NAMES:
+            out.errors.append(Problem("job.name", f"{name!r} is reserved by the registry API "
+                                                  "(/v6/job-types/{name}/)"))
+    return Request(manifest_ok if manifest is not None else None, dict(body), out)
+
+
+def _check_config(request: Request, manifest: dict[str, Any] | None,
+                  stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Check the request's configuration against ``manifest``; unmask kept secrets."""
+    if "configuration" not in request.fields:
+        return None
+    configuration = request.fields["configuration"]
+    if manifest is None:  # the manifest's own errors are reported already
+        return configuration
+    errors, warnings = check_configuration(configuration, manifest)
+    request.validation.errors += errors
+    request.validation.warnings += warnings
+    if errors or not isinstance(configuration, dict):
+        return configuration
+    settings = dict(configuration.get("settings") or {})
+    old = (stored or {}).get("settings") or {}
+    for name, value in settings.items():
+        if value == SECRET_MASK:
+            if name in old:
+                settings[name] = old[name]
+            else:
+                request.validation.errors.append(Problem(
+                    f"configuration.settings.{name}",
+                    f"{SECRET_MASK!r} stands for the stored value, and none is stored"))
+    return {**configuration, "settings": settings} if "settings" in configuration \
+        else configuration
+
+
+def validate(session: Session, body: Any) -> Validation:
+    """``POST /v6/job-types/validation/``: what POSTing ``body`` would find wrong."""
+    request = parse_request(body)
+    stored = None
+    if request.manifest is not None:
+        job = request.manifest["job"]
+        existing = _find(session, job["name"], job["jobVersion"])
+        stored = existing.configuration if existing is not None else None
+    _check_config(request, request.manifest, stored)
+    return request.validation
+
+
+def _find(session: Session, name: str, version: str) -> JobType | None:
+    return session.scalars(select(JobType).where(JobType.name == name,
+                                                 JobType.version == version)).one_or_none()
+
+
+def get_version(session: Session, name: str, version: str) -> JobType:
+    """One version of a job type; 404 when the name or the version is unknown."""
+    found = _find(session, name, version)
+    if found is None:
+        if session.scalars(select(JobType.id).where(JobType.name == name).limit(1)).first():
+            raise UnknownJobType(f"job type {name!r} has no version {version!r}")
+        raise UnknownJobType(f"no job type named {name!r}")
+    return found
+
+
+def _apply(job_type: JobType, fields: dict[str, Any], configuration: dict[str, Any] | None,
+           now: Any) -> bool:
+    """Set the plain fields a request gives; return whether anything changed."""
+    changed = False
+    for key in ("icon_code", "is_published", "max_scheduled", "max_tries"):
+        if key in fields and getattr(job_type, key) != fields[key]:
+            setattr(job_type, key, fields[key])
+            changed = True
+    if "is_active" in fields and job_type.is_active != fields["is_active"]:
+        job_type.is_active = fields["is_active"]
+        job_type.deprecated = None if job_type.is_active else now
+        changed = True
+    if "is_paused" in fields and job_type.is_paused != fields["is_paused"]:
+        job_type.is_paused = fields["is_paused"]
+        job_type.paused = now if job_type.is_paused else None
+        changed = True
+    if configuration is not None and job_type.configuration != configuration:
+        job_type.configuration = configuration
+        changed = True
+    if changed:
+        job_type.last_modified = now
+    return changed
+
+
+def create(session: Session, identity: Identity, body: Any) -> tuple[JobType, bool, Validation]:
+    """``POST /v6/job-types/``: a new job type, a new version, or a new revision.
+
+    Returns
+    -------
+    tuple
+        The job type version, whether a version or revision was created, and the warnings.
+
+    Raises
+    ------
+    PermissionDenied
+        The caller is not an admin.
+    InvalidJobType
+        The request has errors; nothing was written.
+    """
+    require_admin(identity)
+    request = parse_request(body)
+    if request.manifest is not None and "docker_image" not in request.fields:
+        request.validation.errors.append(Problem("docker_image", "required"))
+    existing = None
+    if request.manifest is not None:
+        job = request.manifest["job"]
+        existing = _find(session, job["name"], job["jobVersion"])
+    configuration = _check_config(request, request.manifest,
+                                  existing.configuration if existing else None)
+    if not request.validation.is_valid or request.manifest is None:
+        raise InvalidJobType(request.validation)
+    job_type, revision, created = jobtypes.register_manifest(
+        session, request.manifest, docker_image=request.fields["docker_image"],
+        configuration=configuration or {})
+    _apply(job_type, request.fields, configuration, utcnow())
+    session.flush()
+    log.info("registry: %s %s %s (revision %d) by %s", job_type.name, job_type.version,
+             "registered" if created else "updated", revision.revision_num, identity.label)
+    return job_type, created, request.validation
+
+
+def edit(session: Session, identity: Identity, name: str, version: str, body: Any
+         ) -> Validation:
+    """``PATCH /v6/job-types/{name}/{version}/``: change fields; a new manifest or image
+    adds a revision.
+
+    Raises
+    ------
+    PermissionDenied, UnknownJobType, InvalidJobType
+    """
+    require_admin(identity)
+    job_type = get_version(session, name, version)
+    request = parse_request(body, allowed=_PATCH_FIELDS, manifest_required=False)
+    current = jobtypes.current_revision(session, job_type)
+    manifest = request.manifest if "manifest" in request.fields else current.manifest
+    if request.manifest is not None:
+        job = request.manifest["job"]
+        if (job["name"], job["jobVersion"]) != (name, version):
+            request.validation.errors.append(Problem(
+                "manifest", f"describes {job['name']} {job['jobVersion']}, not {name} "
+                            f"{version}: POST a new version to /v6/job-types/ instead"))
+    configuration = _check_config(request, manifest, job_type.configuration)
+    if "configuration" not in request.fields and "manifest" in request.fields \
+            and manifest is not None:
+        errors, _warnings = check_configuration(job_type.configuration, manifest)
+        request.validation.errors += [Problem(p.name, f"{p.description} (the stored "
+                                              "configuration no longer fits the manifest)")
+                                      for p in errors]
+    if not request.validation.is_valid:
+        raise InvalidJobType(request.validation)
+    image = request.fields.get("docker_image", job_type.docker_image)
+    if manifest != current.manifest or image != current.docker_image:
+        _, revision, _ = jobtypes.register_manifest(session, manifest, docker_image=image)
+        log.info("registry: %s %s revision %d by %s", name, version, revision.revision_num,
+                 identity.label)
+    if _apply(job_type, request.fields, configuration, utcnow()):
+        log.info("registry: %s %s edited by %s (%s)", name, version, identity.label,
+                 ", ".join(sorted(k for k in request.fields if k != "manifest")))
+    session.flush()
+    return request.validation
