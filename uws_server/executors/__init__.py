@@ -17,7 +17,9 @@ def make_executor(settings: Settings, on_change: Callable[[], None] | None = Non
     if settings.executor == "slurm":
         from .slurm import SlurmExecutor, SlurmSettings
 
-        return SlurmExecutor(SlurmSettings.from_env(settings.extra))
+        return SlurmExecutor(SlurmSettings.from_env(settings.extra),
+                             service=settings.service_name)
     from .htcondor import HTCondorExecutor, HTCondorSettings
 
-    return HTCondorExecutor(HTCondorSettings.from_env(settings.extra))
+    return HTCondorExecutor(HTCondorSettings.from_env(settings.extra),
+                            service=settings.service_name)

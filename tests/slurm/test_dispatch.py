@@ -1,0 +1,87 @@
+"""The Slurm backend behind the dispatcher and the UWS endpoints, on the real test cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.fakes import SimulatedCrash
+from tests.slurm.conftest import Cluster, make_executor
+from tests.support import LiveServer
+from uws_server.app import bootstrap, build_components
+from uws_server.config import Settings
+from uws_server.dispatcher import Dispatcher
+from uws_server.identity import ANONYMOUS
+from uws_server.models import DispatcherLease
+
+pytestmark = pytest.mark.slurm
+
+
+def test_uws_jobs_run_and_abort_on_slurm_through_http(slurm_cluster: Cluster, tmp_path: Path,
+                                                      service: str):
+    with LiveServer.start(tmp_path, f"sqlite:///{tmp_path / 'uws.sqlite3'}",
+                          UWS_EXECUTOR="slurm", UWS_SLURM_CONF=slurm_cluster.conf,
+                          UWS_SERVICE_NAME=f"{service}-http") as server:
+        job = server.create("echo", {"message": "from slurm", "PHASE": "RUN"})
+        assert server.wait_phase(job, {"COMPLETED", "ERROR"}, timeout=90) == "COMPLETED", \
+            requests.get(job, timeout=5).text
+        assert requests.get(f"{job}/results/result", timeout=5).text == "from slurm"
+
+        sleeper = server.create("sleep", {"seconds": "120", "PHASE": "RUN"})
+        server.wait_phase(sleeper, {"EXECUTING"}, timeout=60)
+        requests.post(f"{sleeper}/phase", data={"PHASE": "ABORT"}, timeout=10)
+        assert requests.get(f"{sleeper}/phase", timeout=5).text == "ABORTED"
+        job_id = sleeper.rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while job_id in _queue(slurm_cluster):
+            assert time.monotonic() < deadline, "aborted job still in squeue"
+            time.sleep(0.5)
+
+
+def _queue(cluster: Cluster) -> str:
+    """Every live job's comment, as Slurm itself lists them."""
+    return cluster.run("squeue", "--noheader", "--format=%k %T").stdout
+
+
+def test_dispatcher_killed_mid_submission_loses_no_job_and_runs_none_twice(
+        slurm_cluster: Cluster, tmp_path: Path, service: str):
+    settings = Settings(data_dir=tmp_path / "data",
+                        database_url=f"sqlite:///{tmp_path / 'uws.sqlite3'}",
+                        service_name=f"{service}-crash")
+    bootstrap(settings)
+    parts = build_components(settings)
+    job = parts.jobs.create(ANONYMOUS, "echo", [("message", "once"), ("PHASE", "RUN")], {})
+
+    crashing = make_executor(slurm_cluster, settings.service_name)
+    real_submit = crashing.submit
+
+    def submit_then_die(spec, token):
+        real_submit(spec, token)  # sbatch accepted the job...
+        raise SimulatedCrash("...and the dispatcher died before recording its id")
+
+    crashing.submit = submit_then_die
+    with pytest.raises(SimulatedCrash):
+        Dispatcher(parts, crashing).submit_queued()
+    with parts.db.write() as session:  # the dead dispatcher's lease
+        session.query(DispatcherLease).delete()
+
+    restarted = Dispatcher(parts, make_executor(slurm_cluster, settings.service_name))
+    deadline = time.monotonic() + 90
+    while (phase := parts.jobs.get(ANONYMOUS, "echo", job.id).phase) not in ("COMPLETED",
+                                                                              "ERROR"):
+        assert time.monotonic() < deadline, phase
+        restarted.tick()
+        time.sleep(0.5)
+    assert phase == "COMPLETED"
+    outputs = parts.storage.job_dir(job.id) / "outputs" / "result.txt"
+    assert outputs.read_text() == "once"
+    stdout = (parts.storage.job_dir(job.id) / "stdout.txt").read_text()
+    assert stdout.count("once") == 1  # ran exactly once
+    listed = subprocess.run(["scontrol", "-o", "show", "job"], env=slurm_cluster.env(),
+                            capture_output=True, text=True, timeout=30).stdout
+    assert sum(job.id in line for line in listed.splitlines()) == 1
+    parts.bus.close()

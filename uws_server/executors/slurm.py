@@ -1,0 +1,315 @@
+"""The Slurm execution backend: batch jobs and job arrays through sbatch.
+
+The executor keeps no job state: every answer comes from Slurm (squeue for
+jobs in the controller, then sacct, or ``scontrol show job`` when there is no
+accounting) and from two files in each job's workdir, the environment file
+the batch script sources and the cancel marker written before the service
+scancels a job (which is how ``cancelled_by_service`` is known). Batch-script
+generation lives in :mod:`.slurm_script`, the queries in
+:mod:`.slurm_queries`, output parsing in :mod:`.slurm_records`, the state
+mapping in :mod:`.slurm_status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from uws_server.executors.base import (
+    BackendState,
+    BackendStatus,
+    ExecutorError,
+    JobHandle,
+    JobSpec,
+    Submission,
+)
+from uws_server.executors.slurm_queries import SlurmQueries
+from uws_server.executors.slurm_records import JobRecord
+from uws_server.executors.slurm_runner import CommandResult, SlurmRunner, looks_transient
+from uws_server.executors.slurm_script import (
+    ARRAY_SCRIPT_FILE,
+    MAX_COMMENT,
+    SCRIPT_FILE,
+    array_duration,
+    check_spec,
+    decode_comment,
+    duration_minutes,
+    encode_comment,
+    render_array_script,
+    render_script,
+    token_tag,
+    write_env_file,
+    write_script,
+)
+from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm_status import is_final, to_status
+
+__all__ = ["CANCEL_MARKER", "SlurmExecutor", "SlurmSettings"]
+
+log = logging.getLogger(__name__)
+
+#: Written into a job's workdir just before the service scancels it.
+CANCEL_MARKER = ".uws-slurm-cancelled"
+#: Slurm's default MaxArraySize is 1001 (task ids 0..1000).
+MAX_ARRAY_TASKS = 1000
+#: scancel/scontrol complaints meaning "that job is already over or gone".
+_GONE = ("already completing", "already finished", "invalid job id", "already completed")
+
+
+class SlurmExecutor:
+    """Runs UWS jobs as Slurm batch jobs (:class:`~.base.Executor`).
+
+    Parameters
+    ----------
+    settings
+        Site settings (partition, account, QoS, timeouts, accounting...).
+    service
+        This service instance's identifier; must equal ``JobSpec.service`` of
+        the jobs it submits, since :meth:`find` and :meth:`orphans` only
+        consider jobs whose comment carries it.
+    runner
+        Runs the Slurm commands; tests may pass one with other settings.
+    uid
+        The Slurm user whose jobs are ours (default: this process's uid).
+    """
+
+    name = "slurm"
+
+    def __init__(
+        self,
+        settings: SlurmSettings | None = None,
+        *,
+        service: str = "uws-server",
+        runner: SlurmRunner | None = None,
+        uid: int | None = None,
+    ) -> None:
+        self.settings = settings or SlurmSettings()
+        self.service = service
+        self.runner = runner or SlurmRunner(self.settings)
+        self.uid = os.getuid() if uid is None else uid
+        self.queries = SlurmQueries(self.runner, self.uid)
+
+    # -- capabilities -------------------------------------------------------
+
+    def accounting_enabled(self) -> bool:
+        """Whether sacct is used for finished jobs (detected once unless configured)."""
+        return self.queries.accounting_enabled()
+
+    # -- submission ---------------------------------------------------------
+
+    def submit(self, spec: JobSpec, token: str) -> Submission:
+        """Write the job's batch script and environment file, then sbatch it."""
+        self._check_service(spec)
+        script = render_script(spec, token, self.settings)
+        self._prepare(spec)
+        path = write_script(spec.workdir / SCRIPT_FILE, script)
+        job_id = self._sbatch(path)
+        log.info("slurm: submitted UWS job %s as Slurm job %s", spec.job_id, job_id)
+        return Submission(backend_id=job_id)
+
+    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
+        """Submit jobs as Slurm job arrays (as few as the 1024-char comment allows).
+
+        Task ``i`` of an array runs ``specs[i]`` in its own workdir; its
+        backend id is ``<array job id>_<i>``. A task whose execution duration
+        is shorter than the array's gets its own limit right after submission.
+        """
+        if len(specs) != len(tokens):
+            raise ExecutorError("specs and tokens differ in length", transient=False)
+        for spec in specs:
+            self._check_service(spec)
+            check_spec(spec)
+        submissions: list[Submission] = []
+        for chunk in self._chunks(specs, tokens):
+            if len(chunk) == 1:
+                submissions.append(self.submit(*chunk[0]))
+                continue
+            submissions.extend(self._submit_array([s for s, _ in chunk], [t for _, t in chunk]))
+        return submissions
+
+    def _chunks(
+        self, specs: Sequence[JobSpec], tokens: Sequence[str]
+    ) -> list[list[tuple[JobSpec, str]]]:
+        """Split jobs into arrays whose comment fits Slurm's 1024 characters."""
+        chunks: list[list[tuple[JobSpec, str]]] = []
+        current: list[tuple[JobSpec, str]] = []
+        for pair in zip(specs, tokens, strict=True):
+            candidate = [*current, pair]
+            comment = encode_comment(self.service, [(s.job_id, t) for s, t in candidate])
+            if current and (len(comment) > MAX_COMMENT or len(candidate) > MAX_ARRAY_TASKS):
+                chunks.append(current)
+                candidate = [pair]
+            current = candidate
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _submit_array(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
+        script = render_array_script(specs, tokens, self.settings)
+        for spec in specs:
+            self._prepare(spec)
+        path = write_script(specs[0].workdir / ARRAY_SCRIPT_FILE, script)
+        array_id = self._sbatch(path)
+        submissions = [Submission(backend_id=f"{array_id}_{i}") for i in range(len(specs))]
+        log.info(
+            "slurm: submitted UWS jobs %s as Slurm array %s",
+            ",".join(s.job_id for s in specs),
+            array_id,
+        )
+        common = array_duration(specs)
+        for spec, submission in zip(specs, submissions, strict=True):
+            if spec.execution_duration and spec.execution_duration != common:
+                handle = JobHandle(backend_id=submission.backend_id, workdir=spec.workdir)
+                try:
+                    self.update_duration(spec.job_id, handle, spec.execution_duration)
+                except ExecutorError as exc:
+                    log.warning(
+                        "slurm: task %s keeps the array's time limit: %s",
+                        submission.backend_id,
+                        exc,
+                    )
+        return submissions
+
+    @staticmethod
+    def _prepare(spec: JobSpec) -> None:
+        """Write the environment file; drop a cancel marker left by an earlier run."""
+        write_env_file(spec)
+        (spec.workdir / CANCEL_MARKER).unlink(missing_ok=True)
+
+    def _sbatch(self, script_path: Path) -> str:
+        result = self.runner.check(
+            "sbatch", ["--parsable", str(script_path)], submit=True, transient_default=False
+        )
+        job_id = result.stdout.strip().splitlines()[-1].split(";", 1)[0] if result.stdout else ""
+        if not job_id.isdigit():
+            raise ExecutorError(f"sbatch answered {result.stdout!r}", transient=True)
+        return job_id
+
+    def _check_service(self, spec: JobSpec) -> None:
+        if spec.service != self.service:
+            raise ExecutorError(
+                f"job {spec.job_id} is tagged for service {spec.service!r}, "
+                f"this executor serves {self.service!r}",
+                transient=False,
+            )
+
+    # -- reconciliation -----------------------------------------------------
+
+    def find(self, job_id: str, token: str) -> str | None:
+        """The backend id of the job tagged with ``job_id`` and ``token``'s digest."""
+        tag = token_tag(token)
+        found = self._match(self.queries.queue(), job_id, tag)
+        if found is None:
+            found = self._match(self.queries.history_all(), job_id, tag)
+        return found
+
+    def _match(self, records: Iterable[JobRecord], job_id: str, tag: str) -> str | None:
+        for record in records:
+            entries = decode_comment(record.comment, self.service)
+            if not entries or (job_id, tag) not in entries:
+                continue
+            if record.array_job_id is not None:
+                return f"{record.array_job_id}_{entries.index((job_id, tag))}"
+            return str(record.job_id)
+        return None
+
+    def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
+        """Backend ids of this service's live jobs whose UWS id is not known."""
+        known = set(known_job_ids)
+        found: list[str] = []
+        for record in self.queries.queue():
+            entries = decode_comment(record.comment, self.service)
+            if not entries or is_final(record):
+                continue
+            index = record.array_task_id if record.array_job_id is not None else 0
+            if index is None or index >= len(entries):
+                continue
+            if entries[index][0] not in known and record.backend_id not in found:
+                found.append(record.backend_id)
+        return found
+
+    def free_slots(self) -> int:
+        """``max_jobs`` minus this service's jobs still pending or running."""
+        ours = sum(
+            1
+            for record in self.queries.queue()
+            if not is_final(record) and decode_comment(record.comment, self.service)
+        )
+        return max(0, self.settings.max_jobs - ours)
+
+    # -- following jobs -----------------------------------------------------
+
+    def poll(self, handles: Mapping[str, JobHandle]) -> dict[str, BackendStatus]:
+        """Status of each job: squeue first, then sacct or scontrol for the rest."""
+        if not handles:
+            return {}
+        records = {r.backend_id: r for r in self.queries.queue()}
+        # Text squeue has no exit codes: finished jobs are looked up in the history,
+        # whose record wins; the squeue one stays when the history lacks the job.
+        missing = [
+            h.backend_id
+            for h in handles.values()
+            if h.backend_id not in records
+            or (is_final(records[h.backend_id]) and records[h.backend_id].exit_code is None)
+        ]
+        if missing:
+            wanted = set(missing)
+            records.update(
+                {r.backend_id: r for r in self.queries.history(missing) if r.backend_id in wanted}
+            )
+        answer: dict[str, BackendStatus] = {}
+        for job_id, handle in handles.items():
+            record = records.get(handle.backend_id)
+            if record is None:
+                answer[job_id] = BackendStatus(
+                    state=BackendState.UNKNOWN,
+                    reason=f"Slurm job {handle.backend_id} is not known to Slurm any more",
+                )
+                continue
+            marker = (handle.workdir / CANCEL_MARKER).exists()
+            answer[job_id] = to_status(record, cancelled_by_service=marker)
+        return answer
+
+    def cancel(self, job_id: str, handle: JobHandle) -> None:
+        """Leave the cancel marker, then scancel the job (every step of it)."""
+        try:
+            (handle.workdir / CANCEL_MARKER).write_text(
+                f"cancelled by the service at {datetime.now(UTC).isoformat()}\n"
+            )
+        except OSError as exc:
+            log.warning("slurm: no cancel marker for %s: %s", job_id, exc)
+        result = self.runner.run("scancel", ["--full", handle.backend_id])
+        self._raise_unless_gone(result, "scancel")
+        log.info("slurm: cancelled UWS job %s (Slurm job %s)", job_id, handle.backend_id)
+
+    def update_duration(self, job_id: str, handle: JobHandle, seconds: int) -> None:
+        """Set the time limit (whole minutes, rounded up; 0 → ``UNLIMITED``).
+
+        Raising a limit needs Slurm operator rights; lowering it does not.
+        A job that already finished is left alone.
+        """
+        limit = "UNLIMITED" if seconds <= 0 else str(duration_minutes(seconds))
+        result = self.runner.run(
+            "scontrol", ["update", f"JobId={handle.backend_id}", f"TimeLimit={limit}"]
+        )
+        self._raise_unless_gone(result, "scontrol update")
+
+    def close(self) -> None:
+        """Nothing to release: every Slurm command is a short-lived process."""
+
+    @staticmethod
+    def _raise_unless_gone(result: CommandResult, what: str) -> None:
+        message = result.message
+        if result.returncode == 0 and "error" not in message.lower():
+            return
+        if any(marker in message.lower() for marker in _GONE):
+            log.info("slurm: %s: job already over (%s)", what, message)
+            return
+        if result.returncode != 0:
+            raise ExecutorError(
+                f"{what} failed ({result.returncode}): {message}",
+                transient=looks_transient(message),
+            )
