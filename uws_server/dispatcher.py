@@ -378,9 +378,14 @@ class Dispatcher:
             log.warning("cannot list orphans on %s: %s", self.executor.name, exc)
             self._next_orphan_check = now + self.settings.poll_interval * 30
             return
+        remove = getattr(self.executor, "remove_orphan", None)
         for backend_id in orphans:
             try:
-                self.executor.cancel("", JobHandle(backend_id, self.c.storage.root / "orphans"))
+                if remove is not None:
+                    remove(backend_id)
+                else:
+                    self.executor.cancel("", JobHandle(backend_id,
+                                                       self.c.storage.root / "orphans"))
                 log.warning("cancelled orphan backend job %s (no such UWS job)", backend_id)
             except ExecutorError as exc:
                 log.warning("cannot cancel orphan %s: %s", backend_id, exc)

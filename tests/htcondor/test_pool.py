@@ -1,0 +1,154 @@
+"""Opt-in: the executor against a real HTCondor pool (``UWS_CONDOR_POOL=<collector host>``).
+
+See ``condor/README.md`` ("Running the pool tests"). Run as an ordinary user
+(never root) on a host whose schedd the collector advertises: the compose
+pool's ``submit`` container, or any access point. Optional variables:
+``UWS_CONDOR_SCHEDD`` (schedd name), ``UWS_CONDOR_POOL_SPOOL=1`` (remote
+access point: spool and retrieve), ``UWS_CONDOR_POOL_WORKDIR`` (job
+directories, default a pytest temporary directory), ``UWS_CONDOR_POOL_TIMEOUT``
+(seconds to wait for a job, default 300).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.htcondor.conftest import handle_for, make_spec
+from uws_server.executors.base import BackendState, JobHandle, Resources
+from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
+
+POOL = os.environ.get("UWS_CONDOR_POOL", "")
+
+pytestmark = [
+    pytest.mark.condor_pool,
+    pytest.mark.skipif(
+        not POOL,
+        reason="needs a real HTCondor pool: set UWS_CONDOR_POOL to its collector host "
+        "(see condor/README.md, 'Running the pool tests')",
+    ),
+]
+
+TIMEOUT = float(os.environ.get("UWS_CONDOR_POOL_TIMEOUT", "300"))
+SERVICE = f"uws-pool-test-{os.getpid()}"
+FINAL = {
+    BackendState.COMPLETED,
+    BackendState.FAILED,
+    BackendState.CANCELLED,
+    BackendState.TIMED_OUT,
+}
+
+
+@pytest.fixture
+def root(tmp_path):
+    base = os.environ.get("UWS_CONDOR_POOL_WORKDIR")
+    if not base:
+        return tmp_path
+    path = os.path.join(base, f"run-{os.getpid()}-{time.time_ns()}")
+    os.makedirs(path)
+    return type(tmp_path)(path)
+
+
+@pytest.fixture
+def pool_executor():
+    settings = HTCondorSettings(
+        collector=POOL,
+        schedd_name=os.environ.get("UWS_CONDOR_SCHEDD") or None,
+        spool=os.environ.get("UWS_CONDOR_POOL_SPOOL", "") in ("1", "yes", "true"),
+        reconcile_interval=5,
+        call_timeout=60,
+    )
+    executor = HTCondorExecutor(settings, service=SERVICE)
+    yield executor
+    for backend_id in executor.orphans([]):  # remove whatever a failed test left behind
+        executor._schedd.act("Remove", [backend_id], "uws pool test cleanup")
+    executor.close()
+
+
+def spec(root, job_id, argv, **changes):
+    changes.setdefault("resources", Resources(cpus=1, mem_mib=64, disk_mib=64))
+    changes.setdefault("service", SERVICE)
+    changes.setdefault("input_files", ())
+    return make_spec(root, job_id, argv=argv, **changes)
+
+
+def wait(executor, handles: dict[str, JobHandle], until=FINAL, timeout=TIMEOUT):
+    """Poll like the dispatcher (cursor carried over) until every job is in ``until``."""
+    deadline = time.monotonic() + timeout
+    statuses = {}
+    while time.monotonic() < deadline:
+        statuses = executor.poll(handles)
+        for job_id, status in statuses.items():
+            handles[job_id] = JobHandle(
+                handles[job_id].backend_id, handles[job_id].workdir, status.cursor
+            )
+        if all(s.state in until for s in statuses.values()):
+            return statuses
+        time.sleep(1)
+    pytest.fail(f"jobs did not reach {until} in {timeout} s: {statuses}")
+
+
+def test_run_wait_and_collect_results_with_nasty_arguments(pool_executor, root):
+    nasty = '$(Foo) $$(x) it\'s "quoted"'
+    job = spec(
+        root,
+        "poolrun1",
+        ("/bin/sh", "-c", 'printf %s "$1" > outputs/arg.txt; echo hi', "sh", nasty),
+    )
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    status = wait(pool_executor, {job.job_id: handle_for(job, backend_id)})[job.job_id]
+    assert status.state is BackendState.COMPLETED, status
+    assert status.exit_code == 0 and status.started_at and status.ended_at
+    assert (job.output_dir / "arg.txt").read_text() == nasty
+    assert job.stdout_path.read_text().strip() == "hi"
+    assert pool_executor.find(job.job_id, "tok") == backend_id
+
+
+def test_abort_cancels_a_running_job(pool_executor, root):
+    job = spec(root, "poolabort", ("/bin/sleep", "600"))
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    handles = {job.job_id: handle_for(job, backend_id)}
+    wait(pool_executor, handles, until={BackendState.EXECUTING})
+    pool_executor.cancel(job.job_id, handles[job.job_id])
+    status = wait(pool_executor, handles)[job.job_id]
+    assert status.state is BackendState.CANCELLED and status.cancelled_by_service
+
+
+def test_duration_limit_times_the_job_out(pool_executor, root):
+    job = spec(root, "pooldur", ("/bin/sleep", "600"), execution_duration=600)
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    handles = {job.job_id: handle_for(job, backend_id)}
+    wait(pool_executor, handles, until={BackendState.EXECUTING})
+    pool_executor.update_duration(job.job_id, handles[job.job_id], 3)
+    status = wait(pool_executor, handles)[job.job_id]
+    assert status.state is BackendState.TIMED_OUT, status
+
+
+def test_user_hold_is_held_and_a_bad_executable_fails_as_a_system_failure(pool_executor, root):
+    sleeper = spec(root, "poolhold", ("/bin/sleep", "600"))
+    broken = spec(root, "poolbad", ("/nonexistent/program",))
+    handles = {
+        sleeper.job_id: handle_for(sleeper, pool_executor.submit(sleeper, "t").backend_id),
+        broken.job_id: handle_for(broken, pool_executor.submit(broken, "t").backend_id),
+    }
+    pool_executor._schedd.act("Hold", [handles[sleeper.job_id].backend_id], "pool test hold")
+    statuses = wait(pool_executor, handles, until=FINAL | {BackendState.HELD})
+    assert statuses[sleeper.job_id].state is BackendState.HELD
+    failed = statuses[broken.job_id]
+    assert failed.state is BackendState.FAILED and failed.system_failure, failed
+    pool_executor.cancel(sleeper.job_id, handles[sleeper.job_id])
+
+
+def test_bulk_submission_runs_every_job_of_one_cluster(pool_executor, root):
+    jobs = [
+        spec(root, f"poolbulk{i}", ("/bin/sh", "-c", f"echo {i} > outputs/n.txt")) for i in range(3)
+    ]
+    subs = pool_executor.submit_many(jobs, ["a", "b", "c"])
+    assert len({s.backend_id.split(".")[0] for s in subs}) == 1
+    handles = {j.job_id: handle_for(j, s.backend_id) for j, s in zip(jobs, subs, strict=True)}
+    statuses = wait(pool_executor, handles)
+    for i, job in enumerate(jobs):
+        assert statuses[job.job_id].state is BackendState.COMPLETED
+        assert (job.output_dir / "n.txt").read_text().strip() == str(i)

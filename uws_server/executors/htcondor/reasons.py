@@ -1,0 +1,54 @@
+"""Reason strings the service writes into HTCondor, so that it recognises them later.
+
+A removal carries a ``RemoveReason`` (in the queue/history ad and in the
+event log's 009 event). The service tells its own removals apart from anybody
+else's by these prefixes, which never change between releases.
+"""
+
+from __future__ import annotations
+
+#: ``Schedd.act(Remove, ..., reason)`` when a UWS client aborts the job.
+ABORT_REASON = "uws-server: aborted by the service"
+
+#: ``PeriodicRemoveReason`` of every job: the execution duration was exceeded.
+DURATION_REASON = "uws-server: execution duration exceeded"
+
+#: Prefix of the reason used to remove a job held for a system failure.
+HOLD_CLEANUP_PREFIX = "uws-server: removed after hold: "
+
+#: Prefix of the reason used to remove an orphan (a job no UWS job knows).
+ORPHAN_REASON = "uws-server: orphan job (unknown UWS job id)"
+
+#: Name of the attribute holding the duration limit (seconds, 0 = none).
+DURATION_ATTR = "UwsMaxDuration"
+
+
+def is_service_abort(reason: str | None) -> bool:
+    """Whether a removal was an abort asked for by the service."""
+    return bool(reason) and reason.startswith(ABORT_REASON)  # type: ignore[union-attr]
+
+
+def is_duration_removal(reason: str | None) -> bool:
+    """Whether a removal came from the duration ``periodic_remove`` policy.
+
+    Besides our ``PeriodicRemoveReason`` text, HTCondor's default reason quotes
+    the expression ("The job attribute PeriodicRemove expression '...'
+    evaluated to TRUE"), which names :data:`DURATION_ATTR`.
+    """
+    if not reason:
+        return False
+    return reason.startswith(DURATION_REASON) or (
+        "PeriodicRemove" in reason and DURATION_ATTR in reason
+    )
+
+
+def hold_cleanup_reason(hold_reason: str) -> str:
+    """The removal reason for a job held for a system failure."""
+    return HOLD_CLEANUP_PREFIX + hold_reason
+
+
+def held_reason_of(remove_reason: str | None) -> str | None:
+    """The hold reason embedded by :func:`hold_cleanup_reason`, else ``None``."""
+    if remove_reason and remove_reason.startswith(HOLD_CLEANUP_PREFIX):
+        return remove_reason[len(HOLD_CLEANUP_PREFIX) :]
+    return None
