@@ -156,3 +156,27 @@ def test_interface_reads_resources_and_outputs():
     assert interface.outputs[0].name == "result"
     assert interface.output_json == ("words",)
     assert interface.input("INPUT").name == "input"
+
+
+def test_secret_settings_in_the_command_are_warned_about_and_never_expanded(tmp_path):
+    from types import SimpleNamespace
+
+    from uws_server.services.execution import build_spec
+    from uws_server.storage import JobStorage
+
+    manifest = _echo()
+    manifest["job"]["interface"]["command"] = "prog ${TOKEN} ${HOST}"
+    manifest["job"]["interface"]["settings"] = [{"name": "TOKEN", "secret": True},
+                                                {"name": "HOST"}]
+    _, warnings = check_manifest(manifest)
+    assert any("TOKEN" in w.description and "secret" in w.description for w in warnings)
+    storage = JobStorage(tmp_path)
+    job_id = "a" * 32
+    storage.create(job_id)
+    job = SimpleNamespace(id=job_id, parameters=[], job_type_name="echo", execution_duration=0)
+    job_type = SimpleNamespace(configuration={"settings": {"TOKEN": "s3cr3t", "HOST": "db"}},
+                               docker_image="")
+    spec = build_spec(storage, job, job_type, parse_interface(manifest), service="uws")
+    assert spec.argv == ("prog", "db")
+    assert spec.env["TOKEN"] == "s3cr3t"
+    assert spec.secret_env == frozenset({"TOKEN"})

@@ -131,9 +131,16 @@ def check_manifest(manifest: Any) -> tuple[list[Problem], list[Problem]]:
             errors.append(Problem("job.interface.command", "is empty"))
         known = {i.get("name") for i in groups["job.interface.inputs"] if isinstance(i, dict)}
         known |= {s.get("name") for s in groups["job.interface.settings"] if isinstance(s, dict)}
+        secret = {s.get("name") for s in groups["job.interface.settings"]
+                  if isinstance(s, dict) and s.get("secret")}
         for word in words:
             for name in _PLACEHOLDER.findall(word):
-                if name not in known and name not in BUILTIN_VARIABLES:
+                if name in secret:
+                    warnings.append(Problem(
+                        "job.interface.command",
+                        f"${{{name}}} is a secret setting: it is not put on the command line "
+                        "(read it from the environment)"))
+                elif name not in known and name not in BUILTIN_VARIABLES:
                     warnings.append(Problem("job.interface.command",
                                             f"${{{name}}} is neither an input nor a setting"))
     return errors, warnings

@@ -23,7 +23,7 @@ from tests.conftest import POSTGRES_BASE, _require_postgres
 from tests.support import postgres_schema
 from uws_server.app import Components, bootstrap, build_components
 
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = Path(__file__).resolve().parent / "data"
 DOC_001 = REFERENCE / "001_a37f18e949994f6f.txt"
 DOC_002 = REFERENCE / "002_f271b097f9c97fd3.txt"
 

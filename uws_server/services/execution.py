@@ -106,9 +106,10 @@ def build_spec(
     for name, secret in interface.settings:
         if name in settings and settings[name] is not None:
             env[name] = str(settings[name])
-            variables.setdefault(name, [str(settings[name])])
             if secret:
-                secrets.add(name)
+                secrets.add(name)  # environment only: argv shows in process lists and logs
+            else:
+                variables.setdefault(name, [str(settings[name])])
     return JobSpec(
         job_id=job.id, job_type=job.job_type_name,
         argv=tuple(build_argv(interface.command, variables)), env=env, workdir=workdir,
