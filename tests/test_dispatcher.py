@@ -350,3 +350,17 @@ def test_backend_jobs_no_uws_job_knows_are_cancelled_as_orphans(components):
     dispatcher._next_orphan_check = 0.0
     dispatcher.tick()
     assert stray.state is BackendState.CANCELLED
+
+
+def test_a_crowd_of_paused_high_priority_jobs_does_not_starve_other_types(components):
+    backend = FakeBackend()
+    dispatcher = _new_dispatcher(components, backend, slots=1)
+    with components.db.write() as session:
+        session.execute(update(JobType).where(JobType.name == "sleep").values(is_paused=True))
+    for _ in range(60):
+        components.jobs.create(ANONYMOUS, "sleep", [("seconds", "1"), ("PHASE", "RUN")], {})
+    with components.db.write() as session:
+        session.execute(update(Job).where(Job.job_type_name == "sleep").values(priority=10))
+    job_id = _queued_echo(components)
+    dispatcher.tick()
+    assert [j.job_id for j in backend.jobs] == [job_id]

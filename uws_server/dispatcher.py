@@ -268,27 +268,35 @@ class Dispatcher:
         if slots <= 0:
             return
         with self.c.db.read() as session:
+            # Running jobs per job type (name and version): max_scheduled is per version.
             running = dict(session.execute(
-                select(Job.job_type_name, func.count()).where(
-                    Job.deleted.is_(False), Job.backend_id.is_not(None),
-                    Job.phase.in_([p.value for p in ACTIVE]))
-                .group_by(Job.job_type_name)).all())
+                select(JobTypeRevision.job_type_id, func.count())
+                .join(Job, Job.revision_id == JobTypeRevision.id)
+                .where(Job.deleted.is_(False), Job.backend_id.is_not(None),
+                       Job.phase.in_([p.value for p in ACTIVE]))
+                .group_by(JobTypeRevision.job_type_id)).all())
+            caps = dict(session.execute(
+                select(JobType.id, JobType.max_scheduled)
+                .where(JobType.max_scheduled.is_not(None))).all())
+            full = [type_id for type_id, cap in caps.items() if running.get(type_id, 0) >= cap]
             rows = session.execute(
-                select(Job.id, Job.job_type_name, JobType.is_paused, JobType.max_scheduled)
+                select(Job.id, JobType.id)
                 .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
                 .join(JobType, JobTypeRevision.job_type_id == JobType.id)
                 .where(Job.deleted.is_(False), Job.phase == P.QUEUED.value,
-                       Job.backend_id.is_(None), Job.submit_token.is_(None))
+                       Job.backend_id.is_(None), Job.submit_token.is_(None),
+                       JobType.is_paused.is_(False), JobType.id.not_in(full))
                 .order_by(Job.priority.desc(), Job.creation_time)
                 .limit(max(slots * 4, 50))).all()
-        for job_id, type_name, paused, cap in rows:
+        for job_id, type_id in rows:
             if slots <= 0:
                 break
-            if paused or (cap is not None and running.get(type_name, 0) >= cap):
+            cap = caps.get(type_id)
+            if cap is not None and running.get(type_id, 0) >= cap:
                 continue
             if self._submit_one(job_id):
                 slots -= 1
-                running[type_name] = running.get(type_name, 0) + 1
+                running[type_id] = running.get(type_id, 0) + 1
 
     def _submit_one(self, job_id: str) -> bool:
         token = uuid.uuid4().hex
