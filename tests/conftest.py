@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import LiveServer, postgres_available, postgres_schema
+from uws_server.app import Components, bootstrap, build_components
+from uws_server.config import Settings
 
 POSTGRES_BASE = os.environ.get("UWS_TEST_POSTGRES",
                                "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -56,3 +58,24 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Components]:
+    """A migrated, empty database of each kind with the example job types, and the service
+    around it (for in-process tests of services and the dispatcher)."""
+    def build(url: str) -> Components:
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05)
+        bootstrap(settings)
+        return build_components(settings)
+
+    if request.param == "sqlite":
+        parts = build(f"sqlite:///{tmp_path / 'uws.sqlite3'}")
+        yield parts
+    else:
+        _require_postgres()
+        with postgres_schema(POSTGRES_BASE, f"uws_svc_{uuid.uuid4().hex[:10]}") as url:
+            parts = build(url)
+            yield parts
+            parts.db.dispose()
+    parts.bus.close()

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import POSTGRES_BASE, _require_postgres
 from tests.fakes import FakeBackend, FakeExecutor, SimulatedCrash
-from tests.support import postgres_schema
-from uws_server.app import Components, bootstrap, build_components
+from uws_server.app import Components, build_components
 from uws_server.config import Settings
 from uws_server.dispatcher import Dispatcher
 from uws_server.executors.base import BackendState
 from uws_server.identity import ANONYMOUS
 from uws_server.models import DispatcherLease, Job, JobEvent, JobType
 from uws_server.timeutil import utcnow
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Components]:
-    """A migrated, empty database with the example job types, and the service around it."""
-    def build(url: str, **overrides: object) -> Components:
-        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05,
-                            **overrides)
-        bootstrap(settings)
-        return build_components(settings)
-
-    if request.param == "sqlite":
-        parts = build(f"sqlite:///{tmp_path / 'uws.sqlite3'}")
-        yield parts
-    else:
-        _require_postgres()
-        with postgres_schema(POSTGRES_BASE, f"uws_disp_{uuid.uuid4().hex[:10]}") as url:
-            parts = build(url)
-            yield parts
-            parts.db.dispose()
-    parts.bus.close()
 
 
 def _new_dispatcher(parts: Components, backend: FakeBackend, **kwargs: int) -> Dispatcher:

@@ -12,16 +12,10 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
-
-from tests.conftest import POSTGRES_BASE, _require_postgres
-from tests.support import postgres_schema
-from uws_server.app import Components, bootstrap, build_components
 
 REFERENCE = Path(__file__).resolve().parent / "data"
 DOC_001 = REFERENCE / "001_a37f18e949994f6f.txt"
@@ -137,25 +131,3 @@ def example_body(method_url: str, path: Path = DOC_002) -> dict[str, Any]:
         if line == method_url and body is not None:
             return copy.deepcopy(body)
     raise LookupError(method_url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Components]:
-    """A migrated database of each kind with the example types, and the service around it."""
-    from uws_server.config import Settings
-
-    def build(url: str) -> Components:
-        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05)
-        bootstrap(settings)
-        return build_components(settings)
-
-    if request.param == "sqlite":
-        parts = build(f"sqlite:///{tmp_path / 'uws.sqlite3'}")
-        yield parts
-    else:
-        _require_postgres()
-        with postgres_schema(POSTGRES_BASE, f"uws_reg_{uuid.uuid4().hex[:10]}") as url:
-            parts = build(url)
-            yield parts
-            parts.db.dispose()
-    parts.bus.close()
