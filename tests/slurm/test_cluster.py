@@ -98,7 +98,10 @@ def test_service_cancel_ends_cancelled_by_service_and_the_job_leaves_squeue(
     spec = make_spec(jobs_root, ("/bin/sleep", seconds), service=service)
     handle = handle_of(spec, executor.submit(spec, "tok"))
     wait_for(executor, spec.job_id, handle, {BackendState.EXECUTING})
-    assert f"sleep {seconds}" in slurm_cluster.run("ps", "-eo", "args").stdout
+    deadline = time.monotonic() + 15  # RUNNING is reported before slurmstepd starts the script
+    while f"sleep {seconds}" not in slurm_cluster.run("ps", "-eo", "args").stdout:
+        assert time.monotonic() < deadline, "the job's process never started"
+        time.sleep(0.2)
     executor.cancel(spec.job_id, handle)
     status = wait_for(executor, spec.job_id, handle)
     assert status.state is BackendState.CANCELLED, status
