@@ -32,10 +32,9 @@ class JobStorage:
         return self.root / job_id
 
     def create(self, job_id: str) -> Path:
-        """Create a job's directory with its ``inputs`` and ``outputs`` folders."""
+        """Create a job's directory (its ``inputs``/``outputs`` come when first needed)."""
         path = self.job_dir(job_id)
-        (path / "inputs").mkdir(parents=True, exist_ok=True)
-        (path / "outputs").mkdir(exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         return path
 
     def input_path(self, job_id: str, input_name: str, index: int, filename: str | None) -> str:

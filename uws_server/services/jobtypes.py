@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidParameter, JobTypeInactive, UnknownJobType
@@ -158,8 +158,20 @@ def list_names(session: Session) -> list[str]:
     return sorted(set(names))
 
 
+#: The light columns that decide which job type a name resolves to, and whether a cached
+#: resolution is still current (any registry change bumps ``last_modified``).
+_CANDIDATES = select(JobType.id, JobType.version, JobType.is_active, JobType.revision_num,
+                     JobType.last_modified).where(JobType.name == bindparam("name"))
+_RESOLVED: dict[tuple[Any, ...], ResolvedJobType] = {}
+_RESOLVED_MAX = 512
+
+
 def resolve(session: Session, name: str, version: str | None = None) -> ResolvedJobType:
     """The job type new jobs of ``name`` use: ``version``, or the latest active one.
+
+    One light query per call; the full job type, revision and parsed interface
+    are cached per (database, job type, revision, last change), so a job type
+    changed through the registry is seen by the next request.
 
     Raises
     ------
@@ -170,7 +182,7 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
     """
     if not re.fullmatch(r"[A-Za-z0-9-]{1,255}", name):
         raise UnknownJobType(f"no job type named {name!r}")
-    candidates = list(session.scalars(select(JobType).where(JobType.name == name)))
+    candidates = session.execute(_CANDIDATES, {"name": name}).all()
     if not candidates:
         raise UnknownJobType(f"no job type named {name!r}")
     if version is not None:
@@ -184,12 +196,23 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
         if not active:
             raise JobTypeInactive(f"job type {name!r} is not active: it takes no new jobs")
         chosen = max(active, key=lambda c: version_key(c.version))
-    revision = current_revision(session, chosen)
+    key = (str(session.get_bind().url), chosen.id, chosen.revision_num, chosen.last_modified)
+    cached = _RESOLVED.get(key)
+    if cached is not None:
+        return cached
+    job_type = session.get(JobType, chosen.id)
+    if job_type is None:  # deleted between the two queries
+        raise UnknownJobType(f"no job type named {name!r}")
+    revision = current_revision(session, job_type)
     try:
         interface = interface_of(revision)
     except (KeyError, TypeError, ValueError) as exc:  # a stored manifest we cannot read
         raise ManifestError([]) from exc
-    return ResolvedJobType(chosen, revision, interface)
+    resolved = ResolvedJobType(job_type, revision, interface)
+    if len(_RESOLVED) >= _RESOLVED_MAX:
+        _RESOLVED.clear()
+    _RESOLVED[key] = resolved
+    return resolved
 
 
 def job_type_exists(session: Session, name: str) -> bool:
