@@ -47,6 +47,8 @@ class Settings:
     allow_url_inputs: bool = True
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
     unknown_grace: float = 120.0  # seconds a backend may not know a job before ERROR
+    ocps_allowed_commands: str = ""  # OCPS dialect: exact command strings allowed, one per line
+    ocps_allowed_repos: str = ""  # OCPS dialect: git URL prefixes allowed, one per line
     service_name: str = "uws-server"  # tag on backend jobs; unique per instance
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
