@@ -78,6 +78,7 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self.has_lease = False
         self._next_orphan_check = 0.0
+        self._next_poll = 0.0
 
     # -- running -----------------------------------------------------------------------
     def kick(self, _job_ids: Any = None) -> None:
@@ -264,6 +265,11 @@ class Dispatcher:
 
     def submit_queued(self) -> None:
         """Hand queued jobs to the executor, by priority, within its free slots and caps."""
+        with self.c.db.read() as session:
+            if session.scalars(select(Job.id).where(
+                    Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                    Job.backend_id.is_(None), Job.submit_token.is_(None)).limit(1)).first() is None:
+                return  # nothing to submit: do not ask the backend for free slots
         slots = self.executor.free_slots()
         if slots <= 0:
             return
@@ -339,7 +345,15 @@ class Dispatcher:
         return True
 
     def follow_active(self) -> None:
-        """Poll every active job's backend status and apply it."""
+        """Poll every active job's backend status and apply it.
+
+        Backends whose queries cost their scheduler something (Slurm) set
+        ``min_poll_interval``; they are asked no more often than that.
+        """
+        now = time.monotonic()
+        if now < self._next_poll:
+            return
+        self._next_poll = now + float(getattr(self.executor, "min_poll_interval", 0.0))
         with self.c.db.read() as session:
             rows = session.execute(
                 select(Job.id, Job.backend_id, Job.backend_cursor).where(

@@ -77,6 +77,8 @@ class SlurmExecutor:
     """
 
     name = "slurm"
+    #: The dispatcher polls no more often than this: squeue/sacct load the controller.
+    min_poll_interval = 2.0
 
     def __init__(
         self,
