@@ -12,7 +12,7 @@ from .config import Settings, load_settings
 from .db import Database, upgrade
 from .errors import UnknownJobType
 from .notify import WakeBus
-from .services import jobtypes
+from .services import jobtypes, ocps
 from .services.jobs import JobService
 from .services.waiting import Waiter
 from .storage import JobStorage
@@ -53,6 +53,7 @@ def bootstrap(settings: Settings) -> list[str]:
     changed: list[str] = []
     try:
         with db.write() as session:
+            changed += ocps.register(session)  # the system job type of /api/v1
             if settings.load_example_jobtypes:
                 changed += jobtypes.load_directory(session, jobtypes.EXAMPLES_DIR)
             if settings.jobtypes_dir:
@@ -81,12 +82,13 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.extensions["uws.jobtype_names"] = _names(parts.db)
     app.extensions["uws.require_jobtype"] = _require(parts.db)
 
-    from .api import errors, uws
+    from .api import errors, ocps, uws
     from .api import jobtypes as jobtypes_api
 
     errors.register(app)
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
+    app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

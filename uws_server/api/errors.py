@@ -7,8 +7,9 @@ answered with a 500 whose body says only that, and where to look.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import UWSError
@@ -28,6 +29,33 @@ def error_response(status: int, message: str) -> Response:
     if as_json:
         return json_response({"error": line, "status": status}, status)
     return text_response(line + "\n", status)
+
+
+def detail_errors(prefix: str) -> Callable[[Response], Response]:
+    """An after-request hook turning every error under ``prefix`` into ``{"detail": ...}``.
+
+    The JSON front doors that follow Scale's and OCPS's style (``/v6``,
+    ``/api/v1``) answer errors that way, whatever produced them (a service
+    exception, a 404 from routing, a 405 with its ``Allow`` header).
+    """
+
+    def convert(response: Response) -> Response:
+        if not request.path.startswith(prefix) or response.status_code < 400:
+            return response
+        if response.mimetype == "application/json":
+            doc = response.get_json(silent=True)
+            if not isinstance(doc, dict) or "detail" in doc or "error" not in doc:
+                return response
+            detail = str(doc["error"])
+        else:
+            detail = " ".join(response.get_data(as_text=True).split()) or response.status
+        converted = json_response({"detail": detail}, response.status_code)
+        for key in ("Allow", "WWW-Authenticate"):
+            if key in response.headers:
+                converted.headers[key] = response.headers[key]
+        return converted
+
+    return convert
 
 
 def register(app: Flask) -> None:

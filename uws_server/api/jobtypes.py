@@ -22,6 +22,7 @@ from ..services import jobtypes, registry
 from ..services import registry_queries as queries
 from ..timeutil import parse_utc, utcnow
 from . import http
+from .errors import detail_errors
 from .http import current_identity, json_response
 
 bp = Blueprint("jobtypes", __name__, url_prefix="/v6")
@@ -253,20 +254,4 @@ def _invalid(exc: registry.InvalidJobType) -> Response:
                           **exc.validation.as_dict()}, exc.status)
 
 
-@bp.after_app_request
-def _json_errors(response: Response) -> Response:
-    """Under ``/v6`` every error is ``{"detail": "..."}``, whatever produced it."""
-    if not request.path.startswith("/v6") or response.status_code < 400:
-        return response
-    if response.mimetype == "application/json":
-        doc = response.get_json(silent=True)
-        if not isinstance(doc, dict) or "detail" in doc or "error" not in doc:
-            return response
-        detail = str(doc["error"])
-    else:
-        detail = " ".join(response.get_data(as_text=True).split()) or response.status
-    converted = json_response({"detail": detail}, response.status_code)
-    for key in ("Allow", "WWW-Authenticate"):
-        if key in response.headers:
-            converted.headers[key] = response.headers[key]
-    return converted
+bp.after_app_request(detail_errors("/v6"))

@@ -26,7 +26,7 @@ from ..models import Job, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
-from . import jobtypes
+from . import jobtypes, ocps
 from .params import ParamValue, Upload, collect, single, split_control
 from .phase import transition
 from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
@@ -146,6 +146,8 @@ class JobService:
             resolved = jobtypes.resolve(session, type_name, version)
         values = collect(resolved.interface, job_params, uploads,
                          allow_urls=self.settings.allow_url_inputs, require_all=True)
+        ocps.check_job(self.settings, resolved.job_type.name,
+                       {name: [e.value for e in entries] for name, entries in values.items()})
         duration = self._duration(single(control, "EXECUTIONDURATION"), resolved.interface)
         destruction = now + timedelta(seconds=self.settings.default_lifetime)
         if (text := single(control, "DESTRUCTION")) is not None:
@@ -302,6 +304,9 @@ class JobService:
                                  "not PENDING")
             values = collect(jobtypes.interface_of(job.revision), params, uploads,
                              allow_urls=self.settings.allow_url_inputs, require_all=False)
+            merged = {p.name: [p.value] for p in job.parameters}
+            merged.update({name: [e.value for e in entries] for name, entries in values.items()})
+            ocps.check_job(self.settings, job.job_type_name, merged)
             written: list[str] = []
             try:
                 replaced = [p for p in job.parameters if p.name in values]
