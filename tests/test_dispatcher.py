@@ -338,3 +338,21 @@ def test_a_crowd_of_paused_high_priority_jobs_does_not_starve_other_types(compon
     job_id = _queued_echo(components)
     dispatcher.tick()
     assert [j.job_id for j in backend.jobs] == [job_id]
+
+
+def test_job_directories_no_job_owns_are_swept_once_they_are_old(components):
+    import os
+    import time as clock
+
+    backend = FakeBackend()
+    dispatcher = _new_dispatcher(components, backend)
+    job_id = _queued_echo(components)
+    stray_old = components.storage.create("b" * 32)
+    stray_new = components.storage.create("c" * 32)
+    hours_ago = clock.time() - 7200
+    os.utime(stray_old, (hours_ago, hours_ago))
+    dispatcher._next_orphan_check = 0.0
+    dispatcher.tick()
+    assert not stray_old.exists()
+    assert stray_new.exists()  # may be a job being created right now
+    assert components.storage.job_dir(job_id).exists()

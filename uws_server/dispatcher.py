@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
 LEASE_SECONDS = 30
 ORPHAN_CHECK_SECONDS = 300.0
+ORPHAN_DIRECTORY_AGE = 3600.0
 
 
 def _holder_is_dead(holder: str) -> bool:
@@ -394,6 +395,7 @@ class Dispatcher:
         self._next_orphan_check = now + ORPHAN_CHECK_SECONDS
         with self.c.db.read() as session:
             known = set(session.scalars(select(Job.id)))
+        self._sweep_directories(known)
         try:
             orphans = self.executor.orphans(known)
         except ExecutorError as exc:
@@ -411,6 +413,29 @@ class Dispatcher:
                 log.warning("cancelled orphan backend job %s (no such UWS job)", backend_id)
             except ExecutorError as exc:
                 log.warning("cannot cancel orphan %s: %s", backend_id, exc)
+
+    def _sweep_directories(self, known: set[str]) -> None:
+        """Remove job directories no job owns (a crash between writing files and the row).
+
+        Only directories untouched for an hour: a job being created writes its
+        directory before its row.
+        """
+        cutoff = time.time() - ORPHAN_DIRECTORY_AGE
+        try:
+            entries = list(self.c.storage.root.iterdir())
+        except OSError:
+            return
+        for path in entries:
+            name = path.name
+            if len(name) != 32 or name in known or not path.is_dir():
+                continue
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+                self.c.storage.remove(name)
+                log.warning("removed job directory %s: no job owns it", name)
+            except (OSError, ValueError):
+                continue
 
     def enforce_durations(self) -> None:
         """Apply changed durations to backends; abort jobs that ran out of time."""
