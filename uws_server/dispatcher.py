@@ -20,14 +20,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .app import Components
-from .executors.base import Executor, ExecutorError, JobHandle
+from .executors.base import BackendState, Executor, ExecutorError, JobHandle
 from .models import DispatcherLease, Job, JobType, JobTypeRevision
 from .phases import ACTIVE, ExecutionPhase
 from .services import jobtypes, outcomes
@@ -41,6 +41,11 @@ ACTOR = "dispatcher"
 LEASE_SECONDS = 30
 ORPHAN_CHECK_SECONDS = 300.0
 ORPHAN_DIRECTORY_AGE = 3600.0
+
+
+#: Backend states that leave a job in this UWS phase when it is already there.
+_STEADY = {BackendState.QUEUED: P.QUEUED.value, BackendState.EXECUTING: P.EXECUTING.value,
+           BackendState.SUSPENDED: P.SUSPENDED.value, BackendState.HELD: P.HELD.value}
 
 
 def _holder_is_dead(holder: str) -> bool:
@@ -357,19 +362,24 @@ class Dispatcher:
         self._next_poll = now + float(getattr(self.executor, "min_poll_interval", 0.0))
         with self.c.db.read() as session:
             rows = session.execute(
-                select(Job.id, Job.backend_id, Job.backend_cursor).where(
-                    Job.deleted.is_(False), Job.backend_id.is_not(None),
-                    Job.phase.in_([p.value for p in ACTIVE]))).all()
+                select(Job.id, Job.backend_id, Job.backend_cursor, Job.phase, Job.unknown_since)
+                .where(Job.deleted.is_(False), Job.backend_id.is_not(None),
+                       Job.phase.in_([p.value for p in ACTIVE]))).all()
         if not rows:
             return
-        handles = {job_id: JobHandle(backend_id, self.c.storage.job_dir(job_id).resolve(), cursor)
-                   for job_id, backend_id, cursor in rows}
+        handles = {row.id: JobHandle(row.backend_id, self.c.storage.job_dir(row.id).resolve(),
+                                     row.backend_cursor) for row in rows}
+        unchanged = {row.id: (row.phase, row.backend_cursor) for row in rows
+                     if row.unknown_since is None}
         try:
             statuses = self.executor.poll(handles)
         except ExecutorError as exc:
             log.warning("cannot poll %s: %s", self.executor.name, exc)
             return
         for job_id, status in statuses.items():
+            if _STEADY.get(status.state) is not None and unchanged.get(job_id) == (
+                    _STEADY[status.state], status.cursor or handles[job_id].cursor):
+                continue  # nothing to write: no transaction for a job that stays as it is
             try:
                 with self.c.db.write() as session:
                     job = session.get(Job, job_id, options=[selectinload(Job.parameters),
@@ -448,14 +458,22 @@ class Dispatcher:
         now = utcnow()
         grace = float(getattr(self.executor, "duration_grace", 0.0))
 
+        def expired(start: datetime, seconds: int) -> bool:
+            return now >= as_utc(start) + timedelta(seconds=seconds + grace)
+
+        running = (Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
+                   Job.execution_duration > 0, Job.start_time.is_not(None))
+        with self.c.db.read() as session:  # read first: a write transaction only when due
+            due = [job_id for job_id, start, seconds in session.execute(
+                select(Job.id, Job.start_time, Job.execution_duration).where(*running))
+                if expired(start, seconds)]
+        if not due:
+            return
+
         def enforce(session: Session, job: Job) -> None:
-            if job.start_time is None or job.execution_duration <= 0:
-                return
-            limit = as_utc(job.start_time) + timedelta(seconds=job.execution_duration + grace)
-            if now < limit:
+            if job.start_time is None or not expired(job.start_time, job.execution_duration):
                 return
             self._cancel_backend(job)
             outcomes.duration_exceeded(session, self.c.storage, job)
 
-        self._for_each((Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
-                        Job.execution_duration > 0, Job.start_time.is_not(None)), enforce)
+        self._for_each((*running, Job.id.in_(due)), enforce)
