@@ -37,6 +37,10 @@ def build_components(settings: Settings) -> Components:
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     bus = WakeBus(settings.run_dir)
     db = Database(settings.effective_database_url, on_commit=bus.publish)
+    if not db.is_sqlite and settings.wake_via_database:
+        from .notify_pg import PostgresChannel
+
+        bus.attach_channel(PostgresChannel(settings.effective_database_url))
     storage = JobStorage(settings.jobs_dir)
     return Components(settings, bus, db, storage, JobService(settings, db, storage))
 

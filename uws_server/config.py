@@ -35,6 +35,7 @@ class Settings:
     load_example_jobtypes: bool = True
     max_wait: int = 60  # cap of a blocking WAIT, seconds
     max_waiters: int = 64  # concurrent blocked requests per process
+    wake_via_database: bool = True  # PostgreSQL: also wake waiters on other hosts (NOTIFY)
     default_duration: int = 3600  # executionDuration of a new job, seconds
     max_duration: int = 86400  # the largest executionDuration a client may set
     default_lifetime: int = 7 * 86400  # destruction = creation + this

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,20 @@ class WakeBus:
         self._pid = 0
         self._closed = False
         self._lock = threading.Lock()
+        self._channel: Any = None
+
+    def attach_channel(self, channel: Any) -> None:
+        """Also publish to and listen on ``channel`` (e.g. PostgreSQL, across hosts).
+
+        ``channel`` has ``publish(ids)``, ``listen(on_wake)`` and ``close()``.
+        """
+        self._channel = channel
 
     # -- receiving -----------------------------------------------------------------
     def _ensure_socket(self) -> None:
         """Bind this process's socket on first use (after any fork)."""
+        if self._channel is not None and not self._closed:
+            self._channel.listen(self._wake_local)
         if self._run_dir is None or self._closed:
             return
         with self._lock:
@@ -104,6 +115,8 @@ class WakeBus:
         if not ids:
             return
         self._wake_local(ids)
+        if self._channel is not None:
+            self._channel.publish(ids)
         if self._run_dir is None or not self._run_dir.is_dir():
             return
         payload = ",".join(sorted(ids)).encode("ascii")[:60000]
@@ -150,6 +163,8 @@ class WakeBus:
     def close(self) -> None:
         """Stop receiving and remove this process's socket."""
         self._closed = True
+        if self._channel is not None:
+            self._channel.close()
         with self._lock:
             if self._sock is not None:
                 with contextlib.suppress(OSError):
