@@ -123,3 +123,29 @@ def test_uws_front_door_keeps_the_rules(ocps_server, repo):
     params = requests.get(f"{job_url}/parameters/command", timeout=30)
     assert params.text == COMMAND
     requests.delete(job_url, allow_redirects=False, timeout=30)
+
+
+@pytest.mark.parametrize("url,status", [
+    ("https://github.com/lsst-dm/uws_scripts", None),
+    ("https://github.com/lsst-dm/uws_scripts.git", None),
+    ("https://github.com/lsst-dm/uws_scripts/sub", None),
+    ("https://git.example.org/team/repo", None),
+    ("https://github.com/lsst-dm/uws_scripts-evil", 403),
+    ("https://github.com/lsst-dm/uws_scriptsX", 403),
+    ("https://git.example.org/team/../evil/repo", 400),
+    ("https://git.example.org/team/%2E%2E/evil", 400),
+    ("https://github.com/lsst-dm/uws_scripts/../../evil", 400),
+])
+def test_repository_prefixes_match_at_path_boundaries_and_dot_segments_are_refused(url, status):
+    from uws_server.config import Settings
+    from uws_server.errors import UWSError
+    from uws_server.services.ocps import check_url
+
+    settings = Settings(ocps_allowed_commands="x", ocps_allowed_repos=(
+        "https://github.com/lsst-dm/uws_scripts\nhttps://git.example.org/team/"))
+    if status is None:
+        check_url(settings, url)
+    else:
+        with pytest.raises(UWSError) as caught:
+            check_url(settings, url)
+        assert caught.value.status == status

@@ -119,9 +119,24 @@ def check_url(settings: Settings, url: str) -> None:
     if not url or url.startswith("-") or any(c.isspace() for c in url):
         raise InvalidParameter(f"url: must be a git URL without whitespace that does not start "
                                f"with '-', got {url[:200]!r}")
-    if not any(url.startswith(prefix) for prefix in allowed_repos(settings)):
+    segments = url.split("?", 1)[0].split("#", 1)[0].split("/")
+    if any(seg in (".", "..") for seg in segments) or "%2e" in url.lower() or "\\" in url:
+        raise InvalidParameter(f"url: dot segments and escapes are not allowed, got {url[:200]!r}")
+    if not any(_under(url, prefix) for prefix in allowed_repos(settings)):
         raise PermissionDenied(f"url: repository not allowed on this service "
                                f"({_REPOS_SETTING}): {url[:200]!r}")
+
+
+def _under(url: str, prefix: str) -> bool:
+    """Whether ``url`` is ``prefix`` or lies under it at a path boundary.
+
+    ``.../uws_scripts`` allows ``.../uws_scripts``, ``.../uws_scripts.git`` and
+    ``.../uws_scripts/...``, never ``.../uws_scripts-evil``.
+    """
+    if not url.startswith(prefix):
+        return False
+    rest = url[len(prefix):]
+    return prefix.endswith("/") or rest in ("", ".git", ".git/", "/") or rest[0] in "/?#"
 
 
 def check_commit_ref(commit_ref: str) -> None:
