@@ -196,3 +196,33 @@ def job_dirs(data_dir: Path) -> set[str]:
     """The job directories that exist under a server's data directory."""
     jobs = data_dir / "jobs"
     return {p.name for p in jobs.iterdir()} if jobs.is_dir() else set()
+
+
+def assert_json_detail(response: requests.Response, status: int, *names: str) -> str:
+    """A one-line JSON ``{"detail"}`` error (the /v6 and /api/v1 style) naming each of ``names``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    detail = response.json()["detail"]
+    assert detail and "\n" not in detail and "Traceback" not in detail, detail
+    for name in names:
+        assert name.lower() in detail.lower(), f"{name!r} not named in {detail!r}"
+    return detail
+
+
+@contextlib.contextmanager
+def server_with_own_database(like_url: str, data_dir: Path, name: str,
+                             postgres_base: str, **env: str) -> Iterator[LiveServer]:
+    """A live server with other settings, on a fresh database of the same kind as ``like_url``.
+
+    A second server must not share the session server's database: its dispatcher would
+    wait on the first one's lease and run jobs against the wrong data directory.
+    """
+    import uuid
+
+    with contextlib.ExitStack() as stack:
+        if like_url.startswith("sqlite"):
+            url = f"sqlite:///{data_dir / (name + '.sqlite3')}"
+        else:
+            url = stack.enter_context(
+                postgres_schema(postgres_base, f"uws_{name}_{uuid.uuid4().hex[:10]}"))
+        yield stack.enter_context(LiveServer.start(data_dir, url, **env))

@@ -8,9 +8,7 @@ default, empty allow-lists (SQLite only: it never creates a job).
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import POSTGRES_BASE
-from tests.support import LiveServer, postgres_schema
+from tests.support import LiveServer, server_with_own_database
 
 COMMAND = "cd $JOB_SOURCE_DIR && bash bin/pipetask.sh"
 FAIL_COMMAND = "cd $JOB_SOURCE_DIR && bash bin/fail.sh"
@@ -84,17 +82,11 @@ def ocps_server(database_url: str, repo: Repo, tmp_path_factory: pytest.TempPath
                 ) -> Iterator[LiveServer]:
     """A server allowing the test commands and repository, on its own database."""
     data_dir = tmp_path_factory.mktemp("ocps")
-    with contextlib.ExitStack() as stack:
-        if database_url.startswith("sqlite"):
-            url = f"sqlite:///{data_dir / 'ocps.sqlite3'}"
-        else:
-            url = stack.enter_context(
-                postgres_schema(POSTGRES_BASE, f"uws_ocps_{uuid.uuid4().hex[:10]}"))
-        live = stack.enter_context(LiveServer.start(
-            data_dir, url,
+    with server_with_own_database(
+            database_url, data_dir, "ocps", POSTGRES_BASE,
             UWS_OCPS_ALLOWED_COMMANDS="\n".join([COMMAND, FAIL_COMMAND, SLOW_COMMAND]),
             UWS_OCPS_ALLOWED_REPOS=repo.url + "\n", UWS_LOCAL_CONCURRENCY="4",
-            UWS_MAX_REQUEST_BYTES="200000"))
+            UWS_MAX_REQUEST_BYTES="200000") as live:
         yield live
 
 

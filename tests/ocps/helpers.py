@@ -57,13 +57,3 @@ def job_count(server: LiveServer) -> int:
     assert response.status_code == 200, response.text
     return len(response.json())
 
-
-def assert_detail(response: requests.Response, status: int, *names: str) -> str:
-    """A one-line JSON ``{"detail"}`` error with ``status`` naming each of ``names``."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    detail = response.json()["detail"]
-    assert detail and "\n" not in detail and "Traceback" not in detail, detail
-    for name in names:
-        assert name.lower() in detail.lower(), f"{name!r} not named in {detail!r}"
-    return detail

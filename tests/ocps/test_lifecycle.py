@@ -8,7 +8,8 @@ import time
 import requests
 
 from tests.ocps.conftest import COMMAND, FAIL_COMMAND, SLOW_COMMAND
-from tests.ocps.helpers import api, assert_detail, get_job, poll, put_job
+from tests.ocps.helpers import api, get_job, poll, put_job
+from tests.support import assert_json_detail as assert_detail
 
 
 def _put(server, repo, command, **extra):

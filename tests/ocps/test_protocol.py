@@ -5,7 +5,8 @@ from __future__ import annotations
 import requests
 
 from tests.ocps.conftest import COMMAND
-from tests.ocps.helpers import NO_ACCEPT, TIME_RE, api, assert_detail, get_job, poll, put_job
+from tests.ocps.helpers import NO_ACCEPT, TIME_RE, api, get_job, poll, put_job
+from tests.support import assert_json_detail as assert_detail
 
 IMAGE_TAG = "w_2024_10 with spaces & 'quotes'"
 

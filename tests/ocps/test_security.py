@@ -6,7 +6,8 @@ import pytest
 import requests
 
 from tests.ocps.conftest import COMMAND
-from tests.ocps.helpers import api, assert_detail, job_count, poll, put_job
+from tests.ocps.helpers import api, job_count, poll, put_job
+from tests.support import assert_json_detail as assert_detail
 from tests.support import job_dirs
 
 

@@ -71,16 +71,6 @@ def patch(base: str, name: str, version: str, body: dict[str, Any], status: int 
     return response
 
 
-def assert_json_error(response: requests.Response, status: int, *names: str) -> None:
-    """A JSON ``{"detail": "one line"}`` error naming each of ``names``."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    detail = response.json()["detail"]
-    assert detail and "\n" not in detail and "Traceback" not in detail, detail
-    for name in names:
-        assert name.lower() in detail.lower(), f"{name!r} not named in {detail!r}"
-
-
 def doc_examples(path: Path) -> list[tuple[str, Any]]:
     """The ``Request: METHOD url`` / JSON pairs of a reference document, in order.
 

@@ -10,7 +10,6 @@ import requests
 from tests.registry.conftest import (
     DOC_001,
     DOC_002,
-    assert_json_error,
     example_body,
     keys_of,
     manifest,
@@ -19,6 +18,7 @@ from tests.registry.conftest import (
     response_keys,
     unique,
 )
+from tests.support import assert_json_detail as assert_json_error
 
 
 def get(url: str, **params: object) -> requests.Response:

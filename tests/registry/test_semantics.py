@@ -11,13 +11,13 @@ import pytest
 import requests
 
 from tests.registry.conftest import (
-    assert_json_error,
     manifest,
     patch,
     register,
     sleep_manifest,
     unique,
 )
+from tests.support import assert_json_detail as assert_json_error
 
 
 def _phase(job_url: str) -> str:

@@ -9,7 +9,6 @@ concurrent waiter, and the ``archive`` destruction policy.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import POSTGRES_BASE
-from tests.support import LiveServer, postgres_schema
+from tests.support import LiveServer, server_with_own_database
 
 MAX_REQUEST_BYTES = 4000
 MAX_UPLOAD_BYTES = 1000
@@ -29,16 +28,11 @@ def limited_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[LiveServer]:
     """A server with tiny limits and the archive policy, on its own database of the same kind."""
     data_dir = tmp_path_factory.mktemp("limited")
-    with contextlib.ExitStack() as stack:
-        if database_url.startswith("sqlite"):
-            url = f"sqlite:///{data_dir / 'limited.sqlite3'}"
-        else:
-            url = stack.enter_context(
-                postgres_schema(POSTGRES_BASE, f"uws_limited_{uuid.uuid4().hex[:10]}"))
-        live = stack.enter_context(LiveServer.start(
-            data_dir, url, UWS_MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES),
+    with server_with_own_database(
+            database_url, data_dir, "limited", POSTGRES_BASE,
+            UWS_MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES),
             UWS_MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES), UWS_MAX_WAIT=str(MAX_WAIT),
-            UWS_MAX_WAITERS="1", UWS_DESTRUCTION_POLICY="archive"))
+            UWS_MAX_WAITERS="1", UWS_DESTRUCTION_POLICY="archive") as live:
         yield live
 
 
