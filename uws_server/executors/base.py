@@ -171,6 +171,19 @@ class ExecutorError(Exception):
         self.transient = transient
 
 
+def check_service(spec: JobSpec, service: str) -> None:
+    """Refuse a job tagged for another service: the executor could never find it again.
+
+    Backends tag jobs with ``spec.service`` and reconcile by the tag they follow.
+    """
+    if spec.service != service:
+        raise ExecutorError(
+            f"job {spec.job_id} is tagged for service {spec.service!r}, but this executor "
+            f"follows {service!r}: it could never find nor reconcile it",
+            transient=False,
+        )
+
+
 @runtime_checkable
 class Executor(Protocol):
     """The interface of every execution backend.

@@ -25,6 +25,7 @@ from uws_server.executors.base import (
     JobHandle,
     JobSpec,
     Submission,
+    check_service,
 )
 from uws_server.executors.slurm_queries import SlurmQueries
 from uws_server.executors.slurm_records import JobRecord
@@ -191,12 +192,7 @@ class SlurmExecutor:
         return job_id
 
     def _check_service(self, spec: JobSpec) -> None:
-        if spec.service != self.service:
-            raise ExecutorError(
-                f"job {spec.job_id} is tagged for service {spec.service!r}, "
-                f"this executor serves {self.service!r}",
-                transient=False,
-            )
+        check_service(spec, self.service)
 
     # -- reconciliation -----------------------------------------------------
 

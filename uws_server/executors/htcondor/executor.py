@@ -22,6 +22,7 @@ from uws_server.executors.base import (
     JobHandle,
     JobSpec,
     Submission,
+    check_service,
 )
 from uws_server.executors.htcondor import reasons
 from uws_server.executors.htcondor.events import read_events
@@ -149,13 +150,7 @@ class HTCondorExecutor:
         return [Submission(f"{cluster}.{proc}") for proc in range(len(specs))]
 
     def _check_service(self, spec: JobSpec) -> None:
-        """Jobs are tagged with ``spec.service``; it must be the tag this executor queries."""
-        if spec.service != self.service:
-            raise ExecutorError(
-                f"job {spec.job_id} is tagged {spec.service!r} but this executor "
-                f"follows {self.service!r}: it could never find nor reconcile it",
-                transient=False,
-            )
+        check_service(spec, self.service)
 
     def _adopt_after(self, exc: ExecutorError, job_id: str, token: str) -> str:
         if not exc.transient:
