@@ -3,21 +3,57 @@
 # PostgreSQL and run `uws-server worker` in a second container from the same image with
 # gunicorn serving the web tier:
 #   docker run ... uws-server gunicorn -c python:uws_server.gunicorn_conf uws_server.wsgi:app
-FROM python:3.11-slim
+#
+# An exact Python release, so that a rebuild gets the interpreter this was tested with.
+FROM python:3.11.16-slim-bookworm
 
-RUN useradd --create-home --uid 1000 uws \
+# git: OCPS jobs clone the repositories they run. Not pinned: the base tag fixes the
+# Debian release, and its security updates for git should land on a rebuild.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
+RUN groupadd --gid 1000 uws \
+    && useradd --create-home --uid 1000 --gid 1000 uws \
     && mkdir -p /data && chown uws:uws /data
-WORKDIR /app
-COPY setup.cfg pyproject.toml README.md ./
+
+WORKDIR /src
+# The dependencies first, from the packaging metadata alone, so that this layer is rebuilt
+# only when setup.cfg or pyproject.toml change: the build requirements, install_requires
+# and the htcondor extra.
+COPY pyproject.toml setup.cfg ./
+RUN python -c "import configparser, tomllib; \
+cfg = configparser.ConfigParser(); cfg.read('setup.cfg'); \
+build = tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']; \
+run = cfg['options']['install_requires'] + chr(10) + cfg['options.extras_require']['htcondor']; \
+print(*build, *(line.strip() for line in run.splitlines() if line.strip()), sep=chr(10))" \
+    > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the package, non-editable into site-packages (the wheel's files, schemas included);
+# the source tree is not kept.
+COPY setup.py MANIFEST.in README.md ./
 COPY schemas ./schemas
 COPY uws_server ./uws_server
-RUN pip install --no-cache-dir -e '.[htcondor]'
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+    && pip check \
+    && rm -rf /src
 
-USER uws
+WORKDIR /data
+# uws, by number, so that a runtime can check it is not root (Kubernetes runAsNonRoot)
+USER 1000:1000
+# UWS_HOST=0.0.0.0 so that a published port reaches the server. There is no
+# authentication yet: whoever reaches the port can create, run and delete jobs. Publish it
+# on loopback (docker run -p 127.0.0.1:8080:8080 ...) or behind an authenticating proxy
+# until user accounts land.
 ENV UWS_DATA_DIR=/data \
     UWS_HOST=0.0.0.0 \
     UWS_PORT=8080
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/uws', timeout=4)" || exit 1
+# The health endpoint (/health) is still to come; until it does, a 200 from the service
+# home /uws is the check. Point it at /health when that exists.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('UWS_PORT', '8080') + '/uws', timeout=4)"]
 CMD ["uws-server", "serve"]
