@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import LiveServer, postgres_available, postgres_schema
-from uws_server.app import Components, bootstrap, build_components
 from uws_server.config import Settings
+from uws_server.wiring import Components, bootstrap, build_components
 
 POSTGRES_BASE = os.environ.get("UWS_TEST_POSTGRES",
                                "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -13,7 +13,7 @@ import requests
 
 from tests.support import ROOT, free_port
 
-EXAMPLE = ROOT / "uws_server" / "jobtypes" / "echo.json"
+EXAMPLE = ROOT / "uws_server" / "jobtypes" / "manifests" / "echo.json"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

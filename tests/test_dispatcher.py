@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.fakes import FakeBackend, FakeExecutor, SimulatedCrash
-from uws_server.app import Components, build_components
 from uws_server.config import Settings
-from uws_server.dispatcher import Dispatcher
+from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.executors.base import BackendState
 from uws_server.identity import ANONYMOUS
 from uws_server.models import DispatcherLease, Job, JobEvent, JobType
 from uws_server.timeutil import utcnow
+from uws_server.wiring import Components, build_components
 
 
 def _new_dispatcher(parts: Components, backend: FakeBackend, **kwargs: int) -> Dispatcher:

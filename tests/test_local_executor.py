@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from uws_server.app import Components, bootstrap, build_components
 from uws_server.config import Settings
-from uws_server.dispatcher import Dispatcher
-from uws_server.executors.local import LocalExecutor
+from uws_server.dispatch.dispatcher import Dispatcher
+from uws_server.executors.local.executor import LocalExecutor
 from uws_server.identity import ANONYMOUS
 from uws_server.models import DispatcherLease
+from uws_server.wiring import Components, bootstrap, build_components
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_client_values_reach_the_program_verbatim_and_no_shell_runs(parts, tmp_p
 def test_job_environment_does_not_inherit_the_services_secrets(parts, monkeypatch):
     monkeypatch.setenv("UWS_DATABASE_URL", "postgresql://user:secret@db/uws")
     executor = LocalExecutor(parts.settings.jobs_dir, 1)
-    from uws_server.services.execution import environment_for
+    from uws_server.executors.local.executor import environment_for
 
     job = parts.jobs.create(ANONYMOUS, "echo", [("message", "x")], {})
     from uws_server.executors.base import JobSpec

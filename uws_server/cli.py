@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .config import ConfigError, Settings, load_settings
 
 
@@ -38,17 +39,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The dispatcher alone, for deployments where gunicorn serves the web tier."""
-    from .app import bootstrap, build_components
-    from .dispatcher import Dispatcher
-    from .executors import make_executor
+    from .wiring import bootstrap, build_components, build_dispatcher
 
     settings = _settings(args)
     _logging(settings)
     bootstrap(settings)
     components = build_components(settings)
-    dispatcher: Dispatcher | None = None
-    executor = make_executor(settings, on_change=lambda: dispatcher and dispatcher.kick())
-    dispatcher = Dispatcher(components, executor)
+    dispatcher = build_dispatcher(components)
     components.bus.subscribe(dispatcher.kick)
 
     def _stop(_signum: int, _frame: Any) -> None:
@@ -57,7 +54,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     dispatcher.run_forever()
-    executor.close()
+    dispatcher.executor.close()
     components.bus.close()
     return 0
 
@@ -75,7 +72,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_jobtype_validate(args: argparse.Namespace) -> int:
     """Check a Seed manifest file; print each problem with its field path."""
-    from .seed import check_manifest
+    from .jobtypes.seed import check_manifest
 
     try:
         manifest = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -95,6 +92,7 @@ def cmd_jobtype_validate(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``uws-server``."""
     top = argparse.ArgumentParser(prog="uws-server", description="IVOA UWS 1.1 job service")
+    top.add_argument("--version", action="version", version=f"uws-server {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="web server and dispatcher in one process")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from uws_server.app import bootstrap
 from uws_server.config import load_settings
+from uws_server.wiring import bootstrap
 
 _settings = load_settings()
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .app import bootstrap, build_components, create_app
+from .app import create_app
 from .config import Settings
+from .wiring import bootstrap, build_components, build_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,8 @@ class _Embedded(BaseApplication):  # type: ignore[misc]
         self.cfg.set("worker_exit", self._stop_dispatcher)
 
     def _start_dispatcher(self, worker: Any) -> None:
-        from .dispatcher import Dispatcher
-        from .executors import make_executor
-
-        components = worker.app.components
-        holder: dict[str, Dispatcher] = {}
-        executor = make_executor(self.settings, on_change=lambda: holder["d"].kick())
-        holder["d"] = Dispatcher(components, executor)
-        holder["d"].start()
-        self.dispatcher = holder["d"]
+        self.dispatcher = build_dispatcher(worker.app.components)
+        self.dispatcher.start()
 
     def _stop_dispatcher(self, _server: Any, _worker: Any) -> None:
         if self.dispatcher is not None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.htcondor.fake_schedd import FakeSchedd
 from uws_server.executors.base import JobHandle, JobSpec, Resources
 from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
-from uws_server.executors.htcondor.fake import FakeSchedd
 
 
 class Clock:

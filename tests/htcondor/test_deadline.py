@@ -11,7 +11,7 @@ from uws_server.executors.base import ExecutorError
 from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
 from uws_server.executors.htcondor.schedd import ChildProcessSchedd
 
-FAKE = "uws_server.executors.htcondor.fake"
+FAKE = "tests.htcondor.fake_schedd"
 
 
 class Ticker:

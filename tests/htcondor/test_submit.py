@@ -7,10 +7,10 @@ import logging
 import htcondor2
 import pytest
 
+from tests.htcondor.fake_schedd import FakeSchedd
 from tests.htcondor.newstyle import match_time, parse_new_style
 from uws_server.executors.base import ExecutorError, Resources
 from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
-from uws_server.executors.htcondor.fake import FakeSchedd
 from uws_server.executors.htcondor.submit import (
     build_bulk_description,
     build_description,

@@ -33,7 +33,7 @@ def manifest(name: str, version: str = "1.0.0", *, command: str | None = None,
              **job: Any) -> dict[str, Any]:
     """A small valid Seed manifest: an echo of ``message`` unless ``command`` says otherwise."""
     interface: dict[str, Any] = {
-        "command": command or "${PYTHON} -m uws_server.examples.echo ${OUTPUT_DIR}/result.txt "
+        "command": command or "${PYTHON} -m uws_server.programs.echo ${OUTPUT_DIR}/result.txt "
                               "${message}",
         "inputs": {"json": inputs if inputs is not None
                    else [{"name": "message", "type": "string", "required": True}]},
@@ -51,7 +51,7 @@ def manifest(name: str, version: str = "1.0.0", *, command: str | None = None,
 
 def sleep_manifest(name: str, version: str = "1.0.0") -> dict[str, Any]:
     """A manifest that sleeps ``seconds``."""
-    return manifest(name, version, command="${PYTHON} -m uws_server.examples.sleep ${seconds} "
+    return manifest(name, version, command="${PYTHON} -m uws_server.programs.sleep ${seconds} "
                     "${OUTPUT_DIR}/result.txt",
                     inputs=[{"name": "seconds", "type": "number", "required": True}])
 

@@ -13,12 +13,13 @@ from sqlalchemy import update
 from tests.fakes import FakeBackend, FakeExecutor
 from tests.registry.conftest import manifest, unique
 from uws_server.app import create_app
-from uws_server.dispatcher import Dispatcher
+from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.errors import PermissionDenied
 from uws_server.executors.base import BackendState, BackendStatus, JobHandle
 from uws_server.identity import ANONYMOUS, Identity
+from uws_server.jobtypes import registry
+from uws_server.jobtypes import service as jobtypes
 from uws_server.models import DispatcherLease
-from uws_server.services import jobtypes, registry
 from uws_server.timeutil import utcnow
 
 

@@ -10,13 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.registry.conftest import (
-    manifest,
-    patch,
-    register,
-    sleep_manifest,
-    unique,
-)
+from tests.registry.conftest import manifest, patch, register, sleep_manifest, unique
 from tests.support import assert_json_detail as assert_json_error
 
 
@@ -62,7 +56,7 @@ def test_inactive_type_refuses_new_jobs_while_running_ones_finish(server):
 def test_jobs_use_the_latest_active_version_unless_version_is_given(server):
     name = unique("versions")
     for version in ("1.0.0", "2.0.0"):
-        command = ("${PYTHON} -m uws_server.examples.echo ${OUTPUT_DIR}/result.txt "
+        command = ("${PYTHON} -m uws_server.programs.echo ${OUTPUT_DIR}/result.txt "
                    f"v{version}-${{message}}")
         register(server.url, {"manifest": manifest(name, version, command=command),
                               "docker_image": f"v:{version}"})

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from uws_server.executors.slurm import SlurmExecutor
-from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm.executor import SlurmExecutor
+from uws_server.executors.slurm.settings import SlurmSettings
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slurm-cluster.sh"
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")

@@ -22,8 +22,8 @@ import pytest
 from tests.slurm.conftest import Cluster, make_executor
 from tests.slurm.helpers import evil_values, make_spec, new_job_id, wait_for
 from uws_server.executors.base import BackendState, ExecutorError, JobHandle, Submission
-from uws_server.executors.slurm import SlurmExecutor
-from uws_server.executors.slurm_script import token_tag
+from uws_server.executors.slurm.executor import SlurmExecutor
+from uws_server.executors.slurm.script import token_tag
 
 pytestmark = pytest.mark.slurm
 

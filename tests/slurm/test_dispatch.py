@@ -12,11 +12,11 @@ import requests
 from tests.fakes import SimulatedCrash
 from tests.slurm.conftest import Cluster, make_executor
 from tests.support import LiveServer
-from uws_server.app import bootstrap, build_components
 from uws_server.config import Settings
-from uws_server.dispatcher import Dispatcher
+from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.identity import ANONYMOUS
 from uws_server.models import DispatcherLease
+from uws_server.wiring import bootstrap, build_components
 
 pytestmark = pytest.mark.slurm
 

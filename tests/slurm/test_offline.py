@@ -16,9 +16,9 @@ import pytest
 
 from tests.slurm.helpers import make_spec
 from uws_server.executors.base import BackendState, ExecutorError, JobHandle
-from uws_server.executors.slurm import CANCEL_MARKER, SlurmExecutor
-from uws_server.executors.slurm_runner import SlurmRunner
-from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm.executor import CANCEL_MARKER, SlurmExecutor
+from uws_server.executors.slurm.runner import SlurmRunner
+from uws_server.executors.slurm.settings import SlurmSettings
 
 DATA = Path(__file__).parent / "data"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from uws_server.executors.base import BackendState
-from uws_server.executors.slurm_records import (
+from uws_server.executors.slurm.records import (
     JobRecord,
     expand_tasks,
     json_version,
@@ -29,7 +29,7 @@ from uws_server.executors.slurm_records import (
     parse_squeue_text,
     split_wait_status,
 )
-from uws_server.executors.slurm_status import to_status
+from uws_server.executors.slurm.status import to_status
 
 DATA = Path(__file__).parent / "data"
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.slurm.helpers import evil_values, make_spec
 from uws_server.executors.base import ExecutorError, Resources
-from uws_server.executors.slurm_script import (
+from uws_server.executors.slurm.script import (
     ENV_FILE,
     decode_comment,
     encode_comment,
@@ -28,7 +28,7 @@ from uws_server.executors.slurm_script import (
     token_tag,
     write_env_file,
 )
-from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm.settings import SlurmSettings
 
 DUMP_ARGV = "import json, os, sys; json.dump(sys.argv[1:], open('argv.json', 'w'))"
 DUMP_ENV = "import json, os; json.dump(dict(os.environ), open('env.json', 'w'))"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from uws_server.executors.slurm_settings import DEFAULT_EXPORT_ENV, SlurmSettings
+from uws_server.executors.slurm.settings import DEFAULT_EXPORT_ENV, SlurmSettings
 
 
 def test_from_env_reads_every_uws_slurm_variable():

@@ -9,14 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from tests.support import (
-    NS,
-    TIME_RE,
-    get_job_xml,
-    job_id_of,
-    list_job_ids,
-    uws_text,
-)
+from tests.support import NS, TIME_RE, get_job_xml, job_id_of, list_job_ids, uws_text
 
 ACCEPTED_AFTER_RUN = {"QUEUED", "EXECUTING", "COMPLETED", "ERROR", "HELD"}
 

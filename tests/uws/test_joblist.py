@@ -9,14 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from tests.support import (
-    NS,
-    TIME_RE,
-    assert_valid_uws,
-    job_id_of,
-    list_job_ids,
-    uws_text,
-)
+from tests.support import NS, TIME_RE, assert_valid_uws, job_id_of, list_job_ids, uws_text
 
 XLINK_HREF = f"{{{NS['xlink']}}}href"
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from flask import Response, current_app, request
 
+from ..config import Settings
 from ..errors import InvalidParameter
 from ..identity import UNAUTHENTICATED_OPERATOR, Identity
+from ..wiring import Components
 
 XML_TYPE = "application/xml; charset=utf-8"
 JSON_TYPE = "application/json"
@@ -111,9 +113,20 @@ def see_other(location: str) -> Response:
     return response
 
 
+def components() -> Components:
+    """This process's components (database, services, wake bus), set by ``create_app``."""
+    parts: Components = current_app.extensions["uws"]
+    return parts
+
+
+def settings() -> Settings:
+    """This process's settings."""
+    return components().settings
+
+
 def base_url() -> str:
     """The public root URL of the service, without a trailing slash."""
-    configured = current_app.config["UWS_SETTINGS"].base_url
+    configured = settings().base_url
     return (configured or request.host_url).rstrip("/")
 
 

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from ..app import Components
+from ..db import Database
 from ..errors import InvalidParameter
+from ..jobtypes import queries, registry
+from ..jobtypes import service as jobtypes
 from ..render import jobtypes_json as render
-from ..services import jobtypes, registry
-from ..services import registry_queries as queries
 from ..timeutil import parse_utc, utcnow
 from . import http
 from .errors import detail_errors
@@ -43,9 +43,8 @@ def _route(rule: str, **options: Any) -> Callable[[Callable[..., Response]],
     return decorate
 
 
-def _db() -> Any:
-    components: Components = current_app.extensions["uws.components"]
-    return components.db
+def _db() -> Database:
+    return http.components().db
 
 
 # -- query parameters --------------------------------------------------------------------------

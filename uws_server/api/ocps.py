@@ -9,7 +9,7 @@ and other OCPS rules are in :mod:`uws_server.services.ocps`; the job object in
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request, send_file
 
 from ..config import Settings
 from ..errors import InvalidParameter, JobNotFound, ResourceNotFound
@@ -27,11 +27,11 @@ TYPE = ocps.JOB_TYPE
 
 
 def _jobs() -> JobService:
-    return current_app.extensions["uws.jobs"]
+    return http.components().jobs
 
 
 def _settings() -> Settings:
-    return current_app.config["UWS_SETTINGS"]
+    return http.settings()
 
 
 def _api_url() -> str:

@@ -6,8 +6,9 @@ Every state change answers 303 See Other to an absolute URL.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, send_file
+from flask import Blueprint, Response, redirect, send_file
 
+from .. import __version__
 from ..errors import InvalidParameter, ResourceNotFound
 from ..phases import ExecutionPhase
 from ..render import uws_json, uws_xml
@@ -32,7 +33,7 @@ bp = Blueprint("uws", __name__, url_prefix="/uws")
 
 
 def _jobs() -> JobService:
-    return current_app.extensions["uws.jobs"]
+    return http.components().jobs
 
 
 def _list_url(jobtype: str) -> str:
@@ -48,10 +49,11 @@ def _job_url(jobtype: str, job_id: str) -> str:
 @bp.get("/")
 def home() -> Response:
     """The job lists this service offers, one per job type (JSON)."""
-    names = current_app.extensions["uws.jobtype_names"]()
+    names = _jobs().job_type_names()
     return json_response({
         "name": "uws-server",
         "version": "1.1",
+        "serverVersion": __version__,
         "jobLists": [{"name": name, "href": _list_url(name)} for name in names],
     })
 
@@ -80,7 +82,7 @@ def job_list(jobtype: str) -> Response:
         if last <= 0:
             raise InvalidParameter(f"LAST: expected a positive integer, got {last}")
         last = min(last, 2**31 - 1)  # more than any list holds; larger overflows SQL LIMIT
-    current_app.extensions["uws.require_jobtype"](jobtype)
+    _jobs().require_job_type(jobtype)
     jobs = _jobs().list(current_identity(), jobtype, phases=phases, after=after, last=last)
     if wants_json():
         return json_response(uws_json.job_list_document(_list_url(jobtype), jobs))
@@ -113,7 +115,7 @@ def get_job(jobtype: str, job_id: str) -> Response:
                 phase = ExecutionPhase.parse(text)
             except ValueError as exc:
                 raise InvalidParameter(f"PHASE: {exc}") from None
-        waiter: Waiter = current_app.extensions["uws.waiter"]
+        waiter: Waiter = http.components().waiter
         waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
     job = _jobs().get(current_identity(), jobtype, job_id)
     if wants_json():

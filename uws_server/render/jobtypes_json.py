@@ -2,7 +2,7 @@
 
 Secret settings are masked here, the one place configurations are rendered:
 the value of every setting the manifest marks ``secret`` becomes
-:data:`~uws_server.seed.SECRET_MASK`.
+:data:`~uws_server.jobtypes.seed.SECRET_MASK`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ..jobtypes.queries import NameSummary, StatusCount, SystemFailure
+from ..jobtypes.seed import SECRET_MASK
 from ..models import JobType, JobTypeRevision
-from ..seed import SECRET_MASK
-from ..services.registry_queries import NameSummary, StatusCount, SystemFailure
 from ..timeutil import format_utc
 
 

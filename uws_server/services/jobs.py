@@ -2,7 +2,7 @@
 
 Every method takes the acting :class:`~uws_server.identity.Identity` and
 owns its transaction: a rejected request writes nothing and leaves no file
-behind. Phases change only through :func:`~uws_server.services.phase.transition`.
+behind. Phases change only through :func:`~uws_server.services.transitions.transition`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,23 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..config import Settings
 from ..db import Database, mark_changed
-from ..errors import InvalidParameter, JobNotFound, PayloadTooLarge, PermissionDenied, WrongPhase
+from ..errors import (
+    InvalidParameter,
+    JobNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnknownJobType,
+    WrongPhase,
+)
 from ..identity import Identity
+from ..jobtypes import service as jobtypes
 from ..models import Job, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
-from . import jobtypes, ocps
+from . import ocps
 from .params import ParamValue, Upload, collect, single, split_control
-from .phase import transition
+from .transitions import transition
 from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
 
 P = ExecutionPhase
@@ -63,6 +71,18 @@ class JobService:
         self.settings = settings
         self.db = db
         self.storage = storage
+
+    # -- job types ---------------------------------------------------------------------
+    def job_type_names(self) -> list[str]:
+        """The names of the job lists this service offers (one per job type)."""
+        with self.db.read() as session:
+            return jobtypes.list_names(session)
+
+    def require_job_type(self, type_name: str) -> None:
+        """Raise :class:`UnknownJobType` unless ``type_name`` names a job list."""
+        with self.db.read() as session:
+            if not jobtypes.job_type_exists(session, type_name):
+                raise UnknownJobType(f"no job list {type_name!r}: no such job type")
 
     # -- reading -----------------------------------------------------------------------
     def _load(self, session: Session, identity: Identity, type_name: str, job_id: str,

@@ -54,7 +54,7 @@ MANIFEST: dict[str, Any] = {
         "timeout": 86400,
         "resources": {"scalar": [{"name": "cpus", "value": 1}, {"name": "mem", "value": 1024}]},
         "interface": {
-            "command": ("${PYTHON} -m uws_server.ocps_runner --job-dir=${JOB_DIR} "
+            "command": ("${PYTHON} -m uws_server.programs.ocps_runner --job-dir=${JOB_DIR} "
                         "--output-dir=${OUTPUT_DIR} --job-id=${JOB_ID} --url=${url} "
                         "--commit-ref=${commit_ref} --environment=${environment} "
                         "--command=${command}"),
@@ -74,7 +74,7 @@ MANIFEST: dict[str, Any] = {
 
 def register(session: Session) -> list[str]:
     """Register (or revise) the ``ocps`` system job type; return what changed."""
-    from .jobtypes import register_manifest
+    from ..jobtypes.service import register_manifest
 
     job_type, revision, created = register_manifest(session, MANIFEST, is_system=True)
     return [f"{job_type.name} {job_type.version} r{revision.revision_num}"] if created else []

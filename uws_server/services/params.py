@@ -15,7 +15,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..errors import InvalidParameter
-from ..seed import InputSpec, JobTypeInterface, argv_word, coerce_value
+from ..jobtypes.seed import InputSpec, JobTypeInterface, argv_word, coerce_value
 
 CONTROL_NAMES = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "VERSION",
                            "ACTION"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal as signals
 
 from uws_server.executors.base import BackendState, BackendStatus
-from uws_server.executors.slurm_records import JobRecord
+from uws_server.executors.slurm.records import JobRecord
 
 _ACTIVE = {
     "PENDING": BackendState.QUEUED,

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from ..errors import PermissionDenied, UnknownJobType, UWSError
 from ..identity import Identity
-from ..jobtype_config import check_configuration
 from ..models import JobType
-from ..seed import SECRET_MASK, Problem, check_manifest, normalize_manifest
 from ..timeutil import utcnow
-from . import jobtypes
+from . import service as jobtypes
+from .config import check_configuration
+from .seed import SECRET_MASK, Problem, check_manifest, normalize_manifest
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.htcondor.fake_schedd import FakeSchedd
 from tests.support import LiveServer
-from uws_server.app import Components, bootstrap, build_components
 from uws_server.config import Settings
-from uws_server.dispatcher import Dispatcher
+from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
-from uws_server.executors.htcondor.fake import FakeSchedd
 from uws_server.identity import ANONYMOUS
+from uws_server.wiring import Components, bootstrap, build_components
 
 
 @pytest.fixture

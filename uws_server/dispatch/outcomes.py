@@ -13,13 +13,13 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from ..executors.base import BackendState, BackendStatus
+from ..jobtypes import service as jobtypes
 from ..models import Job
 from ..phases import ExecutionPhase
+from ..services.transitions import transition
 from ..storage import JobStorage
 from ..timeutil import as_utc, utcnow
-from . import jobtypes
-from .execution import collect_results, error_for_exit, tail
-from .phase import transition
+from .spec import collect_results, error_for_exit, tail
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)

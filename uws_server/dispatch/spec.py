@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-import os
 import sys
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
 from ..executors.base import JobSpec, Resources
+from ..jobtypes.seed import JobTypeInterface, build_argv
 from ..models import Job, JobResult, JobType
-from ..seed import JobTypeInterface, build_argv
 from ..storage import JobStorage
 
 log = logging.getLogger(__name__)
@@ -226,15 +224,3 @@ def tail(path: Path, limit: int = 64 * 1024) -> str:
             return handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-def environment_for(spec: JobSpec, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A job's full environment: a few safe variables of ours plus the spec's.
-
-    The service's own environment (database URL, tokens) is never passed on.
-    """
-    source = os.environ if base is None else base
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "USER", "LOGNAME", "TMPDIR", "PYTHONPATH")
-    env = {k: source[k] for k in keep if k in source}
-    env.update(spec.env)
-    return env

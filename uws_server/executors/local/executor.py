@@ -20,15 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ..services.execution import environment_for
-from .base import (
-    BackendState,
-    BackendStatus,
-    ExecutorError,
-    JobHandle,
-    JobSpec,
-    Submission,
-)
+from ..base import BackendState, BackendStatus, ExecutorError, JobHandle, JobSpec, Submission
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +40,18 @@ def _start_ticks(pid: int) -> str | None:
 
 def _parse_time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def environment_for(spec: JobSpec, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A job's full environment: a few safe variables of ours plus the spec's.
+
+    The service's own environment (database URL, tokens) is never passed on.
+    """
+    source = os.environ if base is None else base
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "USER", "LOGNAME", "TMPDIR", "PYTHONPATH")
+    env = {k: source[k] for k in keep if k in source}
+    env.update(spec.env)
+    return env
 
 
 class LocalExecutor:
@@ -93,7 +97,7 @@ class LocalExecutor:
         try:
             with open(spec.stdout_path, "wb") as out, open(spec.stderr_path, "wb") as err:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "uws_server.executors.runner", str(status), "--",
+                    [sys.executable, "-m", "uws_server.executors.local.runner", str(status), "--",
                      *spec.argv],
                     cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                     start_new_session=True, close_fds=True,

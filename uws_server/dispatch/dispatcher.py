@@ -21,19 +21,22 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .app import Components
-from .executors.base import BackendState, Executor, ExecutorError, JobHandle
-from .models import DispatcherLease, Job, JobType, JobTypeRevision
-from .phases import ACTIVE, ExecutionPhase
-from .services import jobtypes, outcomes
-from .services.execution import StagingError, build_spec, fetch_inputs
-from .services.phase import transition
-from .timeutil import as_utc, utcnow
+from ..executors.base import BackendState, Executor, ExecutorError, JobHandle
+from ..jobtypes import service as jobtypes
+from ..models import DispatcherLease, Job, JobType, JobTypeRevision
+from ..phases import ACTIVE, ExecutionPhase
+from ..services.transitions import transition
+from ..timeutil import as_utc, utcnow
+from . import outcomes
+from .spec import StagingError, build_spec, fetch_inputs
+
+if TYPE_CHECKING:
+    from ..wiring import Components
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)

@@ -27,10 +27,10 @@ from uws_server.executors.base import (
     Submission,
     check_service,
 )
-from uws_server.executors.slurm_queries import SlurmQueries
-from uws_server.executors.slurm_records import JobRecord
-from uws_server.executors.slurm_runner import CommandResult, SlurmRunner, looks_transient
-from uws_server.executors.slurm_script import (
+from uws_server.executors.slurm.queries import SlurmQueries
+from uws_server.executors.slurm.records import JobRecord
+from uws_server.executors.slurm.runner import CommandResult, SlurmRunner, looks_transient
+from uws_server.executors.slurm.script import (
     ARRAY_SCRIPT_FILE,
     MAX_COMMENT,
     SCRIPT_FILE,
@@ -45,8 +45,8 @@ from uws_server.executors.slurm_script import (
     write_env_file,
     write_script,
 )
-from uws_server.executors.slurm_settings import SlurmSettings
-from uws_server.executors.slurm_status import is_final, to_status
+from uws_server.executors.slurm.settings import SlurmSettings
+from uws_server.executors.slurm.status import is_final, to_status
 
 __all__ = ["CANCEL_MARKER", "SlurmExecutor", "SlurmSettings"]
 

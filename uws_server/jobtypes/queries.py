@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidParameter, ResourceNotFound, UnknownJobType
 from ..models import Job, JobEvent, JobType, JobTypeRevision
 from ..phases import ExecutionPhase
-from .jobtypes import version_key
 from .registry import get_version
+from .service import version_key
 
 P = ExecutionPhase
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uws_server.executors.base import ExecutorError, JobSpec, Resources
-from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm.settings import SlurmSettings
 
 #: Slurm refuses job comments longer than this (``ESLURM_PATHNAME_TOO_LONG``).
 MAX_COMMENT = 1024

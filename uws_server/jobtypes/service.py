@@ -21,18 +21,19 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidParameter, JobTypeInactive, UnknownJobType
 from ..models import JobType, JobTypeRevision
-from ..seed import (
+from ..resources import EXAMPLE_MANIFESTS_DIR
+from ..timeutil import utcnow
+from .seed import (
     JobTypeInterface,
     ManifestError,
     check_manifest,
     normalize_manifest,
     parse_interface,
 )
-from ..timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "jobtypes"
+EXAMPLES_DIR = EXAMPLE_MANIFESTS_DIR
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def register_manifest(
 
     Notes
     -----
-    The manifest is first normalised (:func:`~uws_server.seed.normalize_manifest`):
+    The manifest is first normalised (:func:`~uws_server.jobtypes.seed.normalize_manifest`):
     what is stored is the normalised form.
     """
     manifest, _filled = normalize_manifest(manifest)  # e.g. errors[].name, as Scale omits it

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from uws_server.executors.base import ExecutorError
-from uws_server.executors.slurm_records import (
+from uws_server.executors.slurm.records import (
     SACCT_FORMAT,
     SQUEUE_FORMAT,
     JobRecord,
@@ -24,7 +24,7 @@ from uws_server.executors.slurm_records import (
     parse_squeue_json,
     parse_squeue_text,
 )
-from uws_server.executors.slurm_runner import SlurmRunner, looks_transient
+from uws_server.executors.slurm.runner import SlurmRunner, looks_transient
 
 log = logging.getLogger(__name__)
 

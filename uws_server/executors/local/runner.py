@@ -1,6 +1,6 @@
 """The supervisor the local executor starts for every job.
 
-``python -m uws_server.executors.runner STATUS_FILE -- ARGV...`` runs ARGV
+``python -m uws_server.executors.local.runner STATUS_FILE -- ARGV...`` runs ARGV
 (no shell), waits for it and writes its exit status to STATUS_FILE
 atomically. Because the status lives in the job's directory, a job started
 before a restart of the service is still followed, and never run twice.

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from uws_server.executors.base import ExecutorError
-from uws_server.executors.slurm_settings import SlurmSettings
+from uws_server.executors.slurm.settings import SlurmSettings
 
 log = logging.getLogger(__name__)
 

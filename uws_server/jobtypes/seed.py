@@ -22,8 +22,8 @@ from typing import Any
 
 import jsonschema
 
-SCHEMA_PATH = (Path(__file__).resolve().parent.parent / "schemas" / "seed"
-               / "seed.manifest.schema.json")
+from ..resources import schema_path
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_-]+)\}")
 
 #: Variables every command template may use besides its inputs.
@@ -57,15 +57,8 @@ class ManifestError(ValueError):
 
 @cache
 def _schema_validator() -> jsonschema.Draft4Validator:
-    with open(_schema_file(), encoding="utf-8") as handle:
+    with open(schema_path("seed/seed.manifest.schema.json"), encoding="utf-8") as handle:
         return jsonschema.Draft4Validator(json.load(handle))
-
-
-def _schema_file() -> Path:
-    """The shipped schema; inside an installed wheel it sits in the package data."""
-    if SCHEMA_PATH.exists():
-        return SCHEMA_PATH
-    return Path(__file__).resolve().parent / "schemas" / "seed" / "seed.manifest.schema.json"
 
 
 def _path(parts: Sequence[Any]) -> str:

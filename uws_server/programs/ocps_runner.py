@@ -1,6 +1,6 @@
 """Run one OCPS job: clone a git repository, then ``bash -c`` an operator-allowed command.
 
-``python -m uws_server.ocps_runner --job-dir=D --output-dir=O --job-id=ID --url=URL
+``python -m uws_server.programs.ocps_runner --job-dir=D --output-dir=O --job-id=ID --url=URL
 --commit-ref=REF --environment=JSON --command=TEXT`` (every value its own argv
 entry, as the ``ocps`` job type's command template passes them; an empty
 ``--commit-ref`` means the repository's default branch).
@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .services.ocps import COMMIT_REF, ENV_NAME, RESERVED_NAMES
+from ..services.ocps import COMMIT_REF, ENV_NAME, RESERVED_NAMES
 
 CLONE_FAILED = 128
 BAD_ARGUMENTS = 2

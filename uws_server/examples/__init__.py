@@ -1,1 +1,0 @@
-"""Tiny programs behind the example job types (echo, sleep, wordcount)."""
