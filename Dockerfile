@@ -23,7 +23,7 @@ WORKDIR /src
 # and the htcondor extra.
 COPY pyproject.toml setup.cfg ./
 RUN python -c "import configparser, tomllib; \
-cfg = configparser.ConfigParser(); cfg.read('setup.cfg'); \
+cfg = configparser.RawConfigParser(); cfg.read('setup.cfg'); \
 build = tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']; \
 run = cfg['options']['install_requires'] + chr(10) + cfg['options.extras_require']['htcondor']; \
 print(*build, *(line.strip() for line in run.splitlines() if line.strip()), sep=chr(10))" \
