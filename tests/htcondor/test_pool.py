@@ -1,12 +1,13 @@
-"""Opt-in: the executor against a real HTCondor pool (``UWS_CONDOR_POOL=<collector host>``).
+"""The executor against a real HTCondor pool (marker ``condor_pool``).
 
-See ``condor/README.md`` ("Running the pool tests"). Run as an ordinary user
-(never root) on a host whose schedd the collector advertises: the compose
-pool's ``submit`` container, or any access point. Optional variables:
-``UWS_CONDOR_SCHEDD`` (schedd name), ``UWS_CONDOR_POOL_SPOOL=1`` (remote
-access point: spool and retrieve), ``UWS_CONDOR_POOL_WORKDIR`` (job
-directories, default a pytest temporary directory), ``UWS_CONDOR_POOL_TIMEOUT``
-(seconds to wait for a job, default 300).
+By default the test pool of ``scripts/condor-pool.sh`` (see :mod:`tests.htcondor.pool`):
+run as root, the executor submits as the pool's submit user through its IDTOKEN. With
+``UWS_CONDOR_POOL=<collector host>`` another pool, as the current (non-root) user: the
+compose pool's ``submit`` container or any access point (``condor/README.md``, "Running the
+pool tests"). Optional variables: ``UWS_CONDOR_SCHEDD`` (schedd name),
+``UWS_CONDOR_POOL_SPOOL=1`` (remote access point: spool and retrieve),
+``UWS_CONDOR_POOL_WORKDIR`` (where job directories go, default the temporary directory),
+``UWS_CONDOR_POOL_TIMEOUT`` (seconds to wait for a job, default 300).
 """
 
 from __future__ import annotations
@@ -17,19 +18,11 @@ import time
 import pytest
 
 from tests.htcondor.conftest import handle_for, make_spec
+from tests.htcondor.pool import Pool, pool_session
 from uws_server.executors.base import BackendState, JobHandle, Resources
 from uws_server.executors.htcondor import HTCondorExecutor, HTCondorSettings
 
-POOL = os.environ.get("UWS_CONDOR_POOL", "")
-
-pytestmark = [
-    pytest.mark.condor_pool,
-    pytest.mark.skipif(
-        not POOL,
-        reason="needs a real HTCondor pool: set UWS_CONDOR_POOL to its collector host "
-        "(see condor/README.md, 'Running the pool tests')",
-    ),
-]
+pytestmark = pytest.mark.condor_pool
 
 TIMEOUT = float(os.environ.get("UWS_CONDOR_POOL_TIMEOUT", "300"))
 SERVICE = f"uws-pool-test-{os.getpid()}"
@@ -41,26 +34,35 @@ FINAL = {
 }
 
 
-@pytest.fixture
-def root(tmp_path):
-    base = os.environ.get("UWS_CONDOR_POOL_WORKDIR")
-    if not base:
-        return tmp_path
-    path = os.path.join(base, f"run-{os.getpid()}-{time.time_ns()}")
-    os.makedirs(path)
-    return type(tmp_path)(path)
+@pytest.fixture(scope="session")
+def condor_pool():
+    yield from pool_session()
 
 
 @pytest.fixture
-def pool_executor():
-    settings = HTCondorSettings(
-        collector=POOL,
+def root(condor_pool: Pool):
+    """A directory for job directories, owned by the user the jobs run as."""
+    return condor_pool.directory("exec")
+
+
+def pool_settings(pool: Pool, **changes) -> HTCondorSettings:
+    """Executor settings for the pool (short reconciliation, generous call timeout)."""
+    values = dict(
+        collector=pool.collector,
         schedd_name=os.environ.get("UWS_CONDOR_SCHEDD") or None,
         spool=os.environ.get("UWS_CONDOR_POOL_SPOOL", "") in ("1", "yes", "true"),
         reconcile_interval=5,
         call_timeout=60,
     )
-    executor = HTCondorExecutor(settings, service=SERVICE)
+    values.update(changes)
+    return HTCondorSettings(**values)
+
+
+@pytest.fixture
+def pool_executor(condor_pool: Pool, monkeypatch: pytest.MonkeyPatch):
+    for name, value in condor_pool.env.items():  # the schedd helper process inherits these
+        monkeypatch.setenv(name, value)
+    executor = HTCondorExecutor(pool_settings(condor_pool), service=SERVICE)
     yield executor
     for backend_id in executor.orphans([]):  # remove whatever a failed test left behind
         executor._schedd.act("Remove", [backend_id], "uws pool test cleanup")
@@ -68,10 +70,17 @@ def pool_executor():
 
 
 def spec(root, job_id, argv, **changes):
+    """A job spec whose directories belong to the owner of ``root`` (the jobs' user)."""
     changes.setdefault("resources", Resources(cpus=1, mem_mib=64, disk_mib=64))
     changes.setdefault("service", SERVICE)
     changes.setdefault("input_files", ())
-    return make_spec(root, job_id, argv=argv, **changes)
+    job = make_spec(root, job_id, argv=argv, **changes)
+    owner = root.stat()
+    if os.geteuid() == 0 and owner.st_uid != 0:
+        for top, dirs, files in os.walk(job.workdir):
+            for path in (top, *(os.path.join(top, n) for n in (*dirs, *files))):
+                os.chown(path, owner.st_uid, owner.st_gid)
+    return job
 
 
 def wait(executor, handles: dict[str, JobHandle], until=FINAL, timeout=TIMEOUT):
@@ -122,7 +131,9 @@ def test_duration_limit_times_the_job_out(pool_executor, root):
     handles = {job.job_id: handle_for(job, backend_id)}
     wait(pool_executor, handles, until={BackendState.EXECUTING})
     pool_executor.update_duration(job.job_id, handles[job.job_id], 3)
-    status = wait(pool_executor, handles)[job.job_id]
+    # The shadow evaluates periodic_remove every PERIODIC_EXPR_INTERVAL (5 s on the test
+    # pool): the edit must reach it (SetDirty), else the job would sleep its 600 s.
+    status = wait(pool_executor, handles, timeout=min(TIMEOUT, 90))[job.job_id]
     assert status.state is BackendState.TIMED_OUT, status
 
 

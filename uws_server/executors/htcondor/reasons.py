@@ -7,6 +7,8 @@ else's by these prefixes, which never change between releases.
 
 from __future__ import annotations
 
+import re
+
 #: ``Schedd.act(Remove, ..., reason)`` when a UWS client aborts the job.
 ABORT_REASON = "uws-server: aborted by the service"
 
@@ -47,8 +49,15 @@ def hold_cleanup_reason(hold_reason: str) -> str:
     return HOLD_CLEANUP_PREFIX + hold_reason
 
 
+#: What the schedd appends to a reason given with ``Schedd.act``: " (by user NAME)".
+_BY_USER = re.compile(r" \(by user [^()]*\)$")
+
+
 def held_reason_of(remove_reason: str | None) -> str | None:
-    """The hold reason embedded by :func:`hold_cleanup_reason`, else ``None``."""
+    """The hold reason embedded by :func:`hold_cleanup_reason`, else ``None``.
+
+    The schedd's " (by user NAME)" suffix is not part of the hold reason.
+    """
     if remove_reason and remove_reason.startswith(HOLD_CLEANUP_PREFIX):
-        return remove_reason[len(HOLD_CLEANUP_PREFIX) :]
+        return _BY_USER.sub("", remove_reason[len(HOLD_CLEANUP_PREFIX) :])
     return None

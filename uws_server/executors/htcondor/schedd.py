@@ -116,12 +116,24 @@ class RealSchedd:
         return int(result.cluster())
 
     def act(self, action: str, job_ids: Sequence[str], reason: str) -> Ad:
+        """Apply the action with ``reason`` as the job's ``RemoveReason``/``HoldReason``.
+
+        The bindings (htcondor2 23.10 to 25.14 at least) send no reason at all for a plain
+        string: only a ``(text, code)`` tuple reaches the schedd, which then appends
+        " (by user NAME)". Without it the service would not recognise its own removals.
+        """
         job_action = getattr(self._htcondor.JobAction, action)
-        result = self._schedd.act(job_action, list(job_ids), reason=reason)
+        result = self._schedd.act(job_action, list(job_ids), reason=(reason, None))
         return _to_dict(result, ())
 
     def edit(self, job_ids: Sequence[str], attr: str, value: str) -> None:
-        self._schedd.edit(list(job_ids), attr, value)
+        """Set an attribute and mark the ads dirty, so that a running job's shadow sees it.
+
+        ``periodic_remove`` (the duration limit) is evaluated by the shadow of a running
+        job; a plain edit changes the schedd's copy only, and the job would run on.
+        """
+        flags = self._htcondor.TransactionFlag.SetDirty
+        self._schedd.edit(list(job_ids), attr, value, flags=flags)
 
     def retrieve(self, job_ids: Sequence[str]) -> None:
         constraint = " || ".join(_job_constraint(j) for j in job_ids)
