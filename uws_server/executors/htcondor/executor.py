@@ -12,6 +12,7 @@ error after ``call_timeout`` seconds, never a frozen dispatcher.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -24,7 +25,7 @@ from uws_server.executors.base import (
     Submission,
     check_service,
 )
-from uws_server.executors.htcondor import reasons
+from uws_server.executors.htcondor import reasons, scratch
 from uws_server.executors.htcondor.events import read_events
 from uws_server.executors.htcondor.mapping import PROJECTION, Fold, ad_status, fold_status
 from uws_server.executors.htcondor.quoting import escape_macros, quote_token
@@ -98,6 +99,29 @@ class HTCondorExecutor:
         self._reconciled_at: float | None = None
         self._removing: set[str] = set()
         self._retrieved: set[str] = set()
+        self._scratch = scratch.configured()
+        self._scratch_checked: set[str] = set()
+        for message in scratch.warnings(self._scratch, interpreter=sys.executable):
+            log.warning(message)
+
+    def _check_scratch(self, spec: JobSpec) -> None:
+        """Say once per job root and per program when jobs will not see them (scratch mounts)."""
+        job_root = str(spec.workdir.parent)
+        program = spec.argv[0] if spec.argv else ""
+        new = {f"root:{job_root}", f"exe:{program}"} - self._scratch_checked
+        if not new:
+            return
+        self._scratch_checked |= new
+        transferred = self.settings.file_mode == "transfer" and (
+            program.startswith(str(spec.workdir) + "/")
+        )
+        for message in scratch.warnings(
+            self._scratch,
+            job_root=job_root if f"root:{job_root}" in new else None,
+            executable=None if transferred or f"exe:{program}" not in new else program,
+            shared=self.settings.file_mode == "shared",
+        ):
+            log.warning(message)
 
     # -- submission ---------------------------------------------------------------
 
@@ -113,6 +137,7 @@ class HTCondorExecutor:
         error is passed on, so a lost reply never leads to a second job.
         """
         self._check_service(spec)
+        self._check_scratch(spec)
         description = build_description(spec, token, self.settings)
         check_expansion(description)
         log.info("submitting UWS job %s to HTCondor:\n%s", spec.job_id, description)
@@ -134,6 +159,7 @@ class HTCondorExecutor:
             return [self.submit(specs[0], tokens[0])]
         for spec in specs:
             self._check_service(spec)
+            self._check_scratch(spec)
         description = build_bulk_description(specs, tokens, self.settings)
         check_expansion(description)
         log.info("submitting %d UWS jobs to HTCondor as one cluster:\n%s", len(specs), description)
