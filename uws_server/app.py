@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from . import __version__
 from .config import Settings, load_settings
+from .server_header import SERVER_HEADER
 from .wiring import Components, build_components
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
@@ -30,11 +30,9 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
 
-    server_header = f"uws-server/{__version__}"
-
     @app.after_request
     def _server_header(response: Response) -> Response:
-        response.headers["Server"] = server_header
+        response.headers["Server"] = SERVER_HEADER
         return response
 
     return app

@@ -13,9 +13,11 @@ import os
 from typing import Any
 
 from uws_server.config import load_settings
+from uws_server.server_header import brand_gunicorn
 from uws_server.wiring import bootstrap
 
 _settings = load_settings()
+brand_gunicorn()
 
 bind = os.environ.get("GUNICORN_BIND", f"{_settings.host}:{_settings.port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))

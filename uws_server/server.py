@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from .app import create_app
 from .config import Settings
+from .server_header import brand_gunicorn
 from .wiring import bootstrap, build_components, build_dispatcher
 
 log = logging.getLogger(__name__)
@@ -55,5 +56,6 @@ def serve(settings: Settings, threads: int = 32) -> int:
         log.info("job type %s", line)
     log.info("uws-server on http://%s:%d/uws (data in %s)", settings.host, settings.port,
              settings.data_dir.resolve())
+    brand_gunicorn()
     _Embedded(settings, threads).run()
     return 0
