@@ -14,6 +14,7 @@ refuses (non-transiently) a description HTCondor would not carry literally.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,13 +114,25 @@ def _relative(path: Path, workdir: Path) -> str | None:
     return rel.as_posix() or "."
 
 
+#: An option with its value in one argument: ``--job-dir=/srv/uws/jobs/4f2a9c``.
+_OPTION = re.compile(r"(--?[A-Za-z0-9][A-Za-z0-9_.-]*=)(.*)", re.DOTALL)
+
+
 def _rewrite(value: str, workdir: Path) -> str:
-    """In transfer mode, a path under the workdir becomes relative to the scratch dir."""
+    """In transfer mode, a path under the workdir becomes relative to the scratch dir.
+
+    So does the value of an ``--option=PATH`` argument (the OCPS runner's
+    ``--job-dir=${JOB_DIR}``): the execution point has no such path, the job
+    runs in its scratch directory, where the inputs and ``outputs/`` are.
+    """
     root = str(workdir)
     if value == root:
         return "."
     if value.startswith(root + "/"):
         return value[len(root) + 1 :]
+    option = _OPTION.fullmatch(value)
+    if option and (option[2] == root or option[2].startswith(root + "/")):
+        return option[1] + _rewrite(option[2], workdir)
     return value
 
 
