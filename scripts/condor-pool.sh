@@ -190,6 +190,12 @@ SHARED_PORT_PORT = $PORT
 NUM_CPUS = $CPUS
 # The duration test waits for periodic_remove: evaluate it often.
 PERIODIC_EXPR_INTERVAL = 5
+# One host, a few jobs at a time: negotiate and start jobs at once (the suite's run time).
+NEGOTIATOR_INTERVAL = 1
+NEGOTIATOR_CYCLE_DELAY = 1
+SCHEDD_INTERVAL = 1
+JOB_START_DELAY = 0
+JOB_START_COUNT = 10
 # HTCondor 24+ gives jobs a private /tmp and /var/tmp; the test venv and job directories live
 # under the host's /tmp (see condor/README.md, "Scratch mounts").
 MOUNT_UNDER_SCRATCH =

@@ -163,3 +163,53 @@ def test_bulk_submission_runs_every_job_of_one_cluster(pool_executor, root):
     for i, job in enumerate(jobs):
         assert statuses[job.job_id].state is BackendState.COMPLETED
         assert (job.output_dir / "n.txt").read_text().strip() == str(i)
+
+
+def test_dollardollar_reaches_the_job_literally_in_arguments_and_environment(
+    pool_executor, root
+):
+    """``$$(x)`` is escaped as ``$$(DOLLARDOLLAR)(x)``, which the schedd un-escapes at match
+    time (not at submit time, where ``Submit.expand`` checks the rest): only a real pool shows
+    that the job gets ``$$(x)`` back, in its arguments and in its environment."""
+    value = "$$(Cpus) $$(x) $(y) $$"
+    job = spec(
+        root,
+        "pooldollar",
+        ("/bin/sh", "-c", 'printf %s "$1" > outputs/arg.txt; printf %s "$VALUE" > outputs/env.txt',
+         "sh", value),
+        env={"VALUE": value},
+    )
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    status = wait(pool_executor, {job.job_id: handle_for(job, backend_id)})[job.job_id]
+    assert status.state is BackendState.COMPLETED, status
+    assert (job.output_dir / "arg.txt").read_text() == value
+    assert (job.output_dir / "env.txt").read_text() == value
+
+
+def test_an_empty_outputs_directory_transfers_and_the_job_completes(pool_executor, root):
+    job = spec(root, "poolempty", ("/bin/true",))
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    status = wait(pool_executor, {job.job_id: handle_for(job, backend_id)})[job.job_id]
+    assert status.state is BackendState.COMPLETED, status
+    assert job.output_dir.is_dir() and list(job.output_dir.iterdir()) == []
+
+
+def test_outputs_are_in_place_when_the_terminate_event_is_read(pool_executor, root):
+    """The executor reports COMPLETED from the terminate event (005) of the job's event log;
+    HTCondor writes it only once output transfer is over, so the outputs are complete then."""
+    size = 64 * 1024 * 1024
+    job = spec(root, "poolorder",
+               ("/bin/sh", "-c", f"head -c {size} /dev/zero > outputs/big.bin; echo done"))
+    backend_id = pool_executor.submit(job, "tok").backend_id
+    handles = {job.job_id: handle_for(job, backend_id)}
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # poll the event log as fast as it goes, to catch a terminate event early
+        status = pool_executor.poll(handles)[job.job_id]
+        handles[job.job_id] = JobHandle(backend_id, job.workdir, status.cursor)
+        if status.state in FINAL:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.02)
+    big = job.output_dir / "big.bin"
+    assert status.state is BackendState.COMPLETED, status
+    assert big.is_file() and big.stat().st_size == size
