@@ -4,10 +4,19 @@ The embedded default needs nothing installed: SQLite under a data directory,
 the local executor, bound to 127.0.0.1. A TOML file named by ``UWS_CONFIG``
 may set the same keys in lower case without the prefix (``database_url``);
 environment variables win over the file.
+
+Every name is checked: an unknown key in the file or an unknown ``UWS_*``
+variable is a :class:`ConfigError` naming it and the closest known name, so
+that a typo (``prot = 8093``) stops the service instead of being ignored.
+Known names are the :class:`Settings` fields, the executors' own variables
+(declared beside each executor's settings, ``ENVIRONMENT``) and the
+test-harness names of :data:`HARNESS_VARIABLES`, which the service ignores.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -17,7 +26,27 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A setting has a value the service cannot use."""
+    """A setting has a value the service cannot use, or a name the service does not know."""
+
+
+#: ``UWS_*`` variables read by the test suite and the scripts, never by the service: accepted
+#: and ignored, so that a harness exporting them (CI sets ``UWS_REQUIRE_POSTGRES=1``) can still
+#: start servers. New harness variables should use the reserved prefix ``UWS_TEST_``.
+HARNESS_VARIABLES = frozenset({
+    "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL",
+    "UWS_CONDOR_POOL", "UWS_CONDOR_POOL_SPOOL", "UWS_CONDOR_POOL_TIMEOUT",
+    "UWS_CONDOR_POOL_WORKDIR", "UWS_CONDOR_SCHEDD", "UWS_REGENERATE_CONDOR_EXAMPLE",
+})
+HARNESS_PREFIX = "UWS_TEST_"
+
+#: Variables the service itself puts in a job's environment (a job may run ``uws-server``).
+JOB_VARIABLES = frozenset({"UWS_JOB_ID", "UWS_SUBMIT_TOKEN"})
+
+LOG_FORMATS = ("text", "json")
+
+#: Linux's MAX_ARG_STRLEN: one argv word (with its final NUL) is at most this many bytes; a
+#: longer parameter value could never run ("Argument list too long").
+MAX_ARG_BYTES = 32 * 4096
 
 
 @dataclass(frozen=True)
@@ -29,6 +58,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     base_url: str = ""  # public URL prefix when behind a proxy; empty: from the request
+    # Host headers answered (besides base_url's host and localhost/127.0.0.1/[::1]/host with
+    # the port): host or host:port, comma- or space-separated; "*" answers any (api.guards).
+    allowed_hosts: str = ""
+    # Origins (scheme://host[:port]) besides the service's own that may POST/PUT/PATCH/DELETE.
+    allowed_origins: str = ""
     executor: str = "local"  # local | slurm | htcondor
     local_concurrency: int = 2
     jobtypes_dir: str = ""  # extra Seed manifests to register at start-up
@@ -43,16 +77,24 @@ class Settings:
     destruction_policy: str = "delete"  # delete | archive
     max_upload_bytes: int = 64 * 1024 * 1024
     max_request_bytes: int = 256 * 1024 * 1024
+    max_parameter_chars: int = 64 * 1024  # a text parameter's value; a job type may lower it
     fetch_timeout: float = 30.0  # by-reference inputs
     fetch_max_bytes: int = 256 * 1024 * 1024
     allow_url_inputs: bool = True
+    # SSRF guard (uws_server.urlguard): networks (CIDR) and host patterns, comma- or
+    # space-separated. By default loopback, link-local, private, unique-local and every other
+    # non-global address is refused; allow opens some, deny (which wins) closes more.
+    url_allow: str = ""
+    url_deny: str = ""
+    fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
     unknown_grace: float = 120.0  # seconds a backend may not know a job before ERROR
     ocps_allowed_commands: str = ""  # OCPS dialect: exact command strings allowed, one per line
     ocps_allowed_repos: str = ""  # OCPS dialect: git URL prefixes allowed, one per line
     service_name: str = "uws-server"  # tag on backend jobs; unique per instance
     log_level: str = "INFO"
-    extra: Mapping[str, str] = field(default_factory=dict)
+    log_format: str = "text"  # text | json (one JSON object per line)
+    extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
 
     @property
     def effective_database_url(self) -> str:
@@ -98,36 +140,87 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
     return str(raw)
 
 
+def executor_variables() -> frozenset[str]:
+    """Every ``UWS_SLURM_*`` and ``UWS_HTCONDOR_*`` variable an executor reads.
+
+    Declared beside each executor's settings (``ENVIRONMENT``), the one place
+    its ``from_env`` reads from; imported here, late, because the executor
+    packages import this module.
+    """
+    from .executors.htcondor.settings import ENVIRONMENT as htcondor
+    from .executors.slurm.settings import ENVIRONMENT as slurm
+
+    return frozenset(htcondor) | frozenset(slurm)
+
+
+def _is_ignored(name: str) -> bool:
+    """Harness and job-environment variables: not settings, never an error."""
+    return name in HARNESS_VARIABLES or name in JOB_VARIABLES or name.startswith(HARNESS_PREFIX)
+
+
+def _unknown(names: list[str], known: set[str], *, noun: str, where: str = "") -> ConfigError:
+    """One line naming every unknown name and, for each, the closest known one (difflib).
+
+    Names are compared without their ``UWS_`` prefix, which every candidate shares.
+    """
+    bare = {name.removeprefix("UWS_"): name for name in known}
+    parts = []
+    for name in sorted(names):
+        close = difflib.get_close_matches(name.removeprefix("UWS_"), sorted(bare), n=1,
+                                          cutoff=0.6)
+        shown, hint = (name, bare[close[0]] if close else "")
+        if where:
+            shown, hint = repr(shown), repr(hint) if hint else ""
+        parts.append(f"unknown {noun} {shown}" + (f" (did you mean {hint}?)" if hint else ""))
+    return ConfigError((f"{where}: " if where else "") + "; ".join(parts))
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read settings from ``UWS_CONFIG`` (TOML) and ``UWS_*`` variables.
 
-    Unknown ``UWS_*`` variables are kept in ``extra`` so that executors can
-    read their own (``UWS_SLURM_PARTITION``...).
+    The executors' own variables (``UWS_SLURM_PARTITION``...) are kept in
+    ``extra``; a TOML key ``slurm_partition`` means the same. Unknown names
+    are errors (:class:`ConfigError`), harness variables are ignored.
     """
     env = dict(os.environ if environ is None else environ)
+    known = {f.name: f.type for f in fields(Settings) if f.name != "extra"}
+    executor_names = executor_variables()
     values: dict[str, Any] = {}
+    extra: dict[str, str] = {}
     config_file = env.get("UWS_CONFIG")
     if config_file:
         try:
             with open(config_file, "rb") as handle:
-                values.update({k.lower(): v for k, v in tomllib.load(handle).items()})
+                table = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"UWS_CONFIG={config_file}: {exc}") from None
-    known = {f.name: f.type for f in fields(Settings) if f.name != "extra"}
-    extra: dict[str, str] = {}
-    for key, value in env.items():
-        if key.startswith("UWS_") and key != "UWS_CONFIG":
-            name = key[4:].lower()
+        unknown = []
+        for key, value in table.items():
+            name = key.lower()
             if name in known:
                 values[name] = value
+            elif f"UWS_{name.upper()}" in executor_names and not isinstance(value, dict | list):
+                extra[f"UWS_{name.upper()}"] = str(value)
             else:
-                extra[key] = value
-    settings: dict[str, Any] = {}
-    for name, raw in values.items():
-        if name not in known:
-            extra[f"UWS_{name.upper()}"] = str(raw)
+                unknown.append(key)
+        if unknown:
+            raise _unknown(unknown, set(known) | {n[4:].lower() for n in executor_names},
+                           noun="key", where=config_file)
+    unknown = []
+    for key, value in env.items():
+        if not key.startswith("UWS_") or key == "UWS_CONFIG" or _is_ignored(key):
             continue
-        settings[name] = _coerce(name, raw, known[name])
+        name = key[4:].lower()
+        if name in known:
+            values[name] = value
+        elif key in executor_names:
+            extra[key] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise _unknown(unknown, {f"UWS_{n.upper()}" for n in known} | executor_names
+                       | {"UWS_CONFIG"}, noun="variable")
+    settings = {name: _coerce(name, raw, known[name]) for name, raw in values.items()}
     result = Settings(**settings, extra=extra).with_overrides(**overrides)
     _check(result)
     return result
@@ -143,3 +236,28 @@ def _check(settings: Settings) -> None:
         raise ConfigError("UWS_LOCAL_CONCURRENCY: must be at least 1")
     if settings.max_wait < 0:
         raise ConfigError("UWS_MAX_WAIT: must not be negative")
+    if not 1 <= settings.max_parameter_chars < MAX_ARG_BYTES:
+        raise ConfigError(f"UWS_MAX_PARAMETER_CHARS: must be from 1 to {MAX_ARG_BYTES - 1} "
+                          "(one argument of a command line holds at most that many bytes)")
+    if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
+        raise ConfigError(f"UWS_LOG_LEVEL: unknown level {settings.log_level!r} (DEBUG, INFO, "
+                          "WARNING, ERROR)")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"UWS_LOG_FORMAT: expected 'text' or 'json', got "
+                          f"{settings.log_format!r}")
+    _check_executor(settings)
+
+
+def _check_executor(settings: Settings) -> None:
+    """The chosen executor's own variables, read now so that a bad one stops the start."""
+    try:
+        if settings.executor == "slurm":
+            from .executors.slurm.settings import SlurmSettings
+
+            SlurmSettings.from_env(settings.extra)
+        elif settings.executor == "htcondor":
+            from .executors.htcondor.settings import HTCondorSettings
+
+            HTCondorSettings.from_env(settings.extra)
+    except ValueError as exc:
+        raise ConfigError(f"{settings.executor} executor: {exc}") from None

@@ -14,6 +14,12 @@ from typing import Literal
 
 FileMode = Literal["transfer", "shared"]
 
+#: Every variable :meth:`HTCondorSettings.from_env` reads, and so every ``UWS_HTCONDOR_*`` name
+#: the service accepts (:func:`uws_server.config.load_settings` refuses others).
+ENVIRONMENT: tuple[str, ...] = tuple(f"UWS_HTCONDOR_{name}" for name in (
+    "SCHEDD", "COLLECTOR", "SPOOL", "FILE_MODE", "CALL_TIMEOUT", "RECONCILE_INTERVAL",
+    "MAX_RETRIES", "EXTRA_SUBMIT", "MAX_IDLE_JOBS"))
+
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off", ""}
 

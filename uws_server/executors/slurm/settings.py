@@ -29,6 +29,12 @@ _TRISTATE = {
     "off": "no",
 }
 
+#: Every variable :meth:`SlurmSettings.from_env` reads, and so every ``UWS_SLURM_*`` name the
+#: service accepts (:func:`uws_server.config.load_settings` refuses others).
+ENVIRONMENT: tuple[str, ...] = tuple(f"UWS_SLURM_{name}" for name in (
+    "PARTITION", "ACCOUNT", "QOS", "TIMEOUT", "EXTRA_ARGS", "ACCOUNTING", "JSON", "BIN", "CONF",
+    "EXPORT_ENV", "MAX_JOBS", "HISTORY"))
+
 #: Environment variables handed to sbatch (and so to the job) besides the job's own.
 DEFAULT_EXPORT_ENV: tuple[str, ...] = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ")
 
