@@ -236,10 +236,10 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path,
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or still starting up on a busy machine
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')}")
         time.sleep(0.1)
