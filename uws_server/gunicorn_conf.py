@@ -4,19 +4,29 @@ Use: ``gunicorn -c python:uws_server.gunicorn_conf uws_server.wsgi:app``.
 
 Threaded workers, because a blocking ``WAIT`` holds a thread for up to
 ``UWS_MAX_WAIT`` seconds. The master migrates the database and registers
-job types once, before any worker starts.
+job types once, after it is listening (a port in use migrates nothing) and
+before any worker starts. Logging is the service's (``UWS_LOG_LEVEL``,
+``UWS_LOG_FORMAT``), gunicorn's own lines included; a bad setting stops
+gunicorn with one line and exit code 2.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from uws_server.config import load_settings
+from uws_server.config import ConfigError, load_settings
+from uws_server.logs import GunicornLogger, configure_logging
 from uws_server.server_header import brand_gunicorn
 from uws_server.wiring import bootstrap
 
-_settings = load_settings()
+try:
+    _settings = load_settings()
+except ConfigError as exc:
+    print(f"uws-server: configuration error: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+configure_logging(_settings)
 brand_gunicorn()
 
 bind = os.environ.get("GUNICORN_BIND", f"{_settings.host}:{_settings.port}")
@@ -26,8 +36,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = 120
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+logger_class = GunicornLogger
+loglevel = _settings.log_level.lower()
 
 
-def on_starting(_server: Any) -> None:
-    """Migrate and register job types once, in the master."""
+def when_ready(_server: Any) -> None:
+    """Migrate and register job types once, in the master, once it is listening."""
     bootstrap(_settings)

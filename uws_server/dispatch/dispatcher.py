@@ -122,8 +122,11 @@ class Dispatcher:
 
     def tick(self) -> None:
         """One pass over every duty, each step in its own transaction."""
+        was_active = self.has_lease
         if not self._renew_lease():
             return
+        if not was_active:
+            self._log_adoptions()
         for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
                      self.recover_submissions, self.release_held, self.submit_queued,
                      self.follow_active, self.enforce_durations, self.remove_orphans):
@@ -131,6 +134,21 @@ class Dispatcher:
                 step()
             except Exception:
                 log.exception("dispatcher step %s failed", step.__name__)
+
+    def _log_adoptions(self) -> None:
+        """One line per job a previous dispatcher left running: this one follows it now."""
+        with self.c.db.read() as session:
+            rows = session.execute(
+                select(Job.id, Job.job_type_name, Job.owner_id, Job.backend_id, Job.phase)
+                .where(Job.deleted.is_(False), Job.backend_id.is_not(None),
+                       Job.phase.in_([p.value for p in ACTIVE]))).all()
+        for row in rows:
+            log.info("job %s adopted after a restart: %s backend job %s, %s (type %s, owner %s)",
+                     row.id, self.executor.name, row.backend_id, row.phase, row.job_type_name,
+                     row.owner_id or "-",
+                     extra={"job_id": row.id, "job_type": row.job_type_name,
+                            "owner": row.owner_id, "backend_id": row.backend_id,
+                            "phase": row.phase})
 
     # -- lease ---------------------------------------------------------------------------
     def _renew_lease(self) -> bool:
@@ -189,7 +207,8 @@ class Dispatcher:
                     if job is not None:
                         action(session, job)
             except ExecutorError as exc:
-                log.warning("job %s: backend unavailable (%s); will retry", job_id, exc)
+                log.warning("job %s: backend unavailable (%s); will retry", job_id, exc,
+                            extra={"job_id": job_id, "executor": self.executor.name})
             except Exception:
                 log.exception("job %s: dispatcher action failed", job_id)
 
@@ -252,7 +271,8 @@ class Dispatcher:
             found = self.executor.find(job.id, job.submit_token)
             if found is not None:
                 log.info("job %s: adopted backend job %s after an interrupted submission",
-                         job.id, found)
+                         job.id, found, extra={"job_id": job.id, "backend_id": found,
+                                               "phase": job.phase})
                 job.backend_id = found
                 job.executor = self.executor.name
             else:
@@ -336,7 +356,8 @@ class Dispatcher:
             submission = self.executor.submit(spec, token)
         except ExecutorError as exc:
             if exc.transient:
-                log.warning("job %s: submission failed (%s); will retry", job_id, exc)
+                log.warning("job %s: submission failed (%s); will retry", job_id, exc,
+                            extra={"job_id": job_id, "executor": self.executor.name})
                 return False
             with self.c.db.write() as session:
                 job = session.get(Job, job_id)
@@ -377,7 +398,8 @@ class Dispatcher:
         try:
             statuses = self.executor.poll(handles)
         except ExecutorError as exc:
-            log.warning("cannot poll %s: %s", self.executor.name, exc)
+            log.warning("cannot poll %s: %s", self.executor.name, exc,
+                        extra={"executor": self.executor.name})
             return
         for job_id, status in statuses.items():
             if _STEADY.get(status.state) is not None and unchanged.get(job_id) == (

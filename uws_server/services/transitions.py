@@ -3,23 +3,30 @@
 It checks the transition against the table in :mod:`uws_server.phases`,
 writes the phase with a compare-and-set (so two writers can never both move
 the same job), stamps start and end times, records a history event and marks
-the job changed so that waiters wake when the transaction commits.
+the job changed so that waiters wake when the transaction commits. Each
+change is logged once, when (and only if) its transaction commits.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import mark_changed
+from ..logs import job_fields
 from ..models import Job, JobEvent
 from ..phases import FINISHED, ExecutionPhase, can_transition
 from ..timeutil import utcnow
 
 P = ExecutionPhase
+log = logging.getLogger(__name__)
+
+#: Session info key: the phase-change log lines of the open transaction, written on commit.
+_PENDING_LINES = "uws_phase_lines"
 
 
 class IllegalTransition(Exception):
@@ -90,4 +97,30 @@ def transition(
                  actor=actor, note=note)
     )
     mark_changed(session, job.id)
+    _remember_line(session, job, current, new_phase, actor, fields.get("error_message") or note)
     return True
+
+
+def _remember_line(session: Session, job: Job, old: ExecutionPhase, new: ExecutionPhase,
+                   actor: str, reason: str | None) -> None:
+    """Queue the change's log line (ERROR at WARNING level) until the transaction commits."""
+    level = logging.WARNING if new is P.ERROR else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    reason = " ".join(reason.split())[:500] if reason else None
+    fields = job_fields(job, previous_phase=old.value, actor=actor, reason=reason)
+    session.info.setdefault(_PENDING_LINES, []).append((level, fields))
+
+
+@event.listens_for(Session, "after_commit")
+def _log_committed(session: Session) -> None:
+    for level, fields in session.info.pop(_PENDING_LINES, ()):
+        log.log(level, "job %s %s -> %s (type %s, owner %s, backend %s, by %s)%s",
+                fields["job_id"], fields["previous_phase"], fields["phase"], fields["job_type"],
+                fields["owner"] or "-", fields["backend_id"] or "-", fields["actor"],
+                f": {fields['reason']}" if fields["reason"] else "", extra=fields)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_lines(session: Session) -> None:
+    session.info.pop(_PENDING_LINES, None)
