@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
+from .logs import configure_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -23,18 +23,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """The embedded default: web server and dispatcher in one command."""
-    from .server import serve
+    from .server import CannotListen, serve
 
     settings = _settings(args)
-    _logging(settings)
-    return serve(settings, threads=args.threads)
+    configure_logging(settings)
+    try:
+        return serve(settings, threads=args.threads)
+    except CannotListen as exc:  # before anything was migrated or created
+        print(f"uws-server: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -42,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .wiring import bootstrap, build_components, build_dispatcher
 
     settings = _settings(args)
-    _logging(settings)
+    configure_logging(settings)
     bootstrap(settings)
     components = build_components(settings)
     dispatcher = build_dispatcher(components)
@@ -64,29 +63,42 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from .db import upgrade
 
     settings = _settings(args)
-    _logging(settings)
+    configure_logging(settings)
     upgrade(settings.effective_database_url)
     print("database is at the newest schema")
     return 0
 
 
 def cmd_jobtype_validate(args: argparse.Namespace) -> int:
-    """Check a Seed manifest file; print each problem with its field path."""
-    from .jobtypes.seed import check_manifest
+    """Check a job type file as the registry does; print each problem with its field path.
+
+    The file is a Seed manifest, or a whole ``POST /v6/job-types/`` body (an
+    object with a ``manifest``, and perhaps a ``configuration``). The verdict
+    is the registry's own (:func:`~uws_server.jobtypes.registry.check_request`,
+    which ``POST /v6/job-types/validation/`` runs): the same errors, the same
+    warnings, the same normalisation (an unnamed ``errors[]`` entry is a warning).
+    """
+    from .jobtypes.registry import check_request
 
     try:
-        manifest = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"{args.file}: cannot read: {exc}", file=sys.stderr)
         return 1
-    errors, warnings = check_manifest(manifest)
-    for problem in errors:
-        print(f"error: {problem.name}: {problem.description}")
-    for problem in warnings:
-        print(f"warning: {problem.name}: {problem.description}")
-    if not errors:
-        print(f"{args.file}: valid")
-    return 1 if errors else 0
+    body = document if isinstance(document, dict) and "manifest" in document \
+        else {"manifest": document}
+    validation = check_request(body)
+    if args.json:
+        print(json.dumps(validation.as_dict(), indent=2))
+    else:
+        for problem in validation.errors:
+            print(f"error: {problem.name}: {problem.description}")
+        for problem in validation.warnings:
+            print(f"warning: {problem.name}: {problem.description}")
+        count = len(validation.errors)
+        print(f"{args.file}: valid" if validation.is_valid
+              else f"{args.file}: invalid ({count} error{'s' if count > 1 else ''})")
+    return 0 if validation.is_valid else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,8 +122,12 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
     jobtype = commands.add_parser("jobtype", help="job type tools")
     jt_commands = jobtype.add_subparsers(dest="jobtype_command", required=True)
-    validate = jt_commands.add_parser("validate", help="check a Seed manifest file")
+    validate = jt_commands.add_parser(
+        "validate", help="check a Seed manifest (or a POST /v6/job-types/ body) as the registry "
+                         "would")
     validate.add_argument("file")
+    validate.add_argument("--json", action="store_true",
+                          help="print {is_valid, errors, warnings}, as the registry answers")
     validate.set_defaults(func=cmd_jobtype_validate)
     return top
 

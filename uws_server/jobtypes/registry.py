@@ -172,16 +172,26 @@ def _check_config(request: Request, manifest: dict[str, Any] | None,
         else configuration
 
 
-def validate(session: Session, body: Any) -> Validation:
-    """``POST /v6/job-types/validation/``: what POSTing ``body`` would find wrong."""
+def check_request(body: Any, session: Session | None = None) -> Validation:
+    """What POSTing ``body`` would find wrong: the one verdict on a job type.
+
+    ``POST /v6/job-types/validation/`` passes a session, so that a ``"*****"``
+    setting may stand for the stored value; ``uws-server jobtype validate``
+    has no database and checks ``body`` as a first registration.
+    """
     request = parse_request(body)
     stored = None
-    if request.manifest is not None:
+    if request.manifest is not None and session is not None:
         job = request.manifest["job"]
         existing = _find(session, job["name"], job["jobVersion"])
         stored = existing.configuration if existing is not None else None
     _check_config(request, request.manifest, stored)
     return request.validation
+
+
+def validate(session: Session, body: Any) -> Validation:
+    """``POST /v6/job-types/validation/``: what POSTing ``body`` would find wrong."""
+    return check_request(body, session)
 
 
 def _find(session: Session, name: str, version: str) -> JobType | None:
