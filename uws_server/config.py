@@ -29,15 +29,16 @@ class ConfigError(ValueError):
     """A setting has a value the service cannot use, or a name the service does not know."""
 
 
-#: ``UWS_*`` variables read by the test suite and the scripts, never by the service: accepted
-#: and ignored, so that a harness exporting them (CI sets ``UWS_REQUIRE_POSTGRES=1``) can still
-#: start servers. New harness variables should use the reserved prefix ``UWS_TEST_``.
+#: ``UWS_*`` variables read by the test suite, the benchmarks and the scripts, never by the
+#: service: accepted and ignored, so that a harness exporting them (CI sets
+#: ``UWS_REQUIRE_POSTGRES=1``) can still start servers. New harness variables should use a
+#: reserved prefix, ``UWS_TEST_`` (tests, scripts) or ``UWS_BENCH_`` (bench/).
 HARNESS_VARIABLES = frozenset({
     "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL",
     "UWS_CONDOR_POOL", "UWS_CONDOR_POOL_SPOOL", "UWS_CONDOR_POOL_TIMEOUT",
     "UWS_CONDOR_POOL_WORKDIR", "UWS_CONDOR_SCHEDD", "UWS_REGENERATE_CONDOR_EXAMPLE",
 })
-HARNESS_PREFIX = "UWS_TEST_"
+HARNESS_PREFIXES = ("UWS_TEST_", "UWS_BENCH_")
 
 #: Variables the service itself puts in a job's environment (a job may run ``uws-server``).
 JOB_VARIABLES = frozenset({"UWS_JOB_ID", "UWS_SUBMIT_TOKEN"})
@@ -155,7 +156,8 @@ def executor_variables() -> frozenset[str]:
 
 def _is_ignored(name: str) -> bool:
     """Harness and job-environment variables: not settings, never an error."""
-    return name in HARNESS_VARIABLES or name in JOB_VARIABLES or name.startswith(HARNESS_PREFIX)
+    return name in HARNESS_VARIABLES or name in JOB_VARIABLES or name.startswith(
+        HARNESS_PREFIXES)
 
 
 def _unknown(names: list[str], known: set[str], *, noun: str, where: str = "") -> ConfigError:
