@@ -39,6 +39,10 @@ STAMP="minicondor=$VERSION $EXTRA_PACKAGES"
 PYTHON=/usr/bin/python3.11
 CHECKOUT=$(cd "$(dirname "$0")/.." && pwd -P)
 CLIENT_CONFIG=$POOL_DIR/condor_config
+# The daemons and the tools in the chroot get a clean environment: a CONDOR_CONFIG or
+# _CONDOR_* variable of the caller (the bindings set CONDOR_CONFIG when imported) would
+# point them at another configuration.
+CLEAN_ENV="env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8"
 
 die() {
     echo "condor-pool: $*" >&2
@@ -94,7 +98,8 @@ install_chroot() {
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
     echo "deb $mirror sid main" >"$ROOT/etc/apt/sources.list"
     rc=0
-    unshare -m --propagation private sh -c '
+    # shellcheck disable=SC2086  # CLEAN_ENV is a command line
+    $CLEAN_ENV DEBIAN_FRONTEND=noninteractive unshare -m --propagation private sh -c '
         set -e
         mount -t proc proc "$1/proc"
         chroot "$1" apt-get update -q
@@ -173,7 +178,8 @@ master_alive() {
 
 # Run an HTCondor command inside the pool's mount namespace and chroot.
 in_pool() {
-    nsenter --target "$(cat "$RUN/master.pid")" --mount -- chroot "$ROOT" "$@"
+    # shellcheck disable=SC2086  # CLEAN_ENV is a command line
+    $CLEAN_ENV nsenter --target "$(cat "$RUN/master.pid")" --mount -- chroot "$ROOT" "$@"
 }
 
 write_config() {
@@ -236,7 +242,8 @@ cmd_start() {
     [ -e "$ROOT$PYTHON" ] || touch "$ROOT$PYTHON"
     : >"$RUN/master.log"
     # shellcheck disable=SC2016  # expanded by the inner shell
-    setsid unshare -m --propagation private sh -c '
+    # shellcheck disable=SC2086  # CLEAN_ENV is a command line
+    $CLEAN_ENV setsid unshare -m --propagation private sh -c '
         set -e
         root=$1 venv=$2 checkout=$3 python=$4
         mount --bind "$root" "$root"

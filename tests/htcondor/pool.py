@@ -99,9 +99,10 @@ class Pool:
             master = (self.pool_dir / "run" / "master.pid").read_text().strip()
             prefix = ["nsenter", "--target", master, "--mount", "--",
                       "chroot", str(self.pool_dir / "root")]
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # the chroot's own configuration
         else:
-            prefix = []
-        return subprocess.run([*prefix, *argv], capture_output=True, text=True,
+            prefix, env = [], dict(os.environ)
+        return subprocess.run([*prefix, *argv], capture_output=True, text=True, env=env,
                               timeout=timeout, check=False)
 
 
