@@ -1,12 +1,13 @@
-"""The baseline: a trivial Flask app served by the same gunicorn configuration as uws-server.
+"""The ceiling: a trivial Flask app, served by the service's own gunicorn configuration.
 
-Its rates are the denominator of every ratio ``bench/run.py`` reports, so that
-numbers from different machines and runs can be compared.
+``bench/run.py`` starts it with ``gunicorn -c python:uws_server.gunicorn_conf`` (workers,
+threads, worker class, logger and access log all the service's), so its rates are what
+Flask under that gunicorn can do on this machine at all: the denominator of the ratios.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 app = Flask(__name__)
 
@@ -19,5 +20,6 @@ def trivial_get() -> Response:
 
 @app.post("/trivial")
 def trivial_post() -> Response:
-    """A 303 to a constant URL, like a job creation."""
-    return Response("", status=303, headers={"Location": "/trivial"})
+    """Read the form, as a job creation does, and answer 303 to a constant URL."""
+    location = "/trivial" if request.form else "/trivial?empty"
+    return Response("", status=303, headers={"Location": location})

@@ -1,152 +1,172 @@
-"""Benchmark uws-server against a trivial Flask endpoint, both under the same gunicorn.
+"""Benchmark uws-server against the Flask ceiling and GAVO DaCHS, with wrk, in one run.
 
-Usage: ``.venv/bin/python bench/run.py [--seconds 5] [--clients 8] [--database-url URL]``
+Usage (see bench/README.md)::
 
-Measures, in one run and on the same machine:
+    .venv/bin/python bench/run.py [--dachs ../shared/peers/dachs-setup.sh]
+        [--databases sqlite,postgresql] [--rounds 3] [--seconds 5] [--jobs 100000] ...
 
-* job-creation rate (``POST /uws/echo``) / baseline ``POST /trivial`` rate;
-* job-document GET rate (``GET /uws/echo/{id}``) / baseline ``GET /trivial`` rate;
-* the delay between a phase change and the return of a blocked ``WAIT``: the
-  dispatcher (a separate ``uws-server worker`` process) moves a job to
-  EXECUTING, and a client blocked in ``GET job?WAIT=30&PHASE=QUEUED`` on a
-  gunicorn worker returns; delay = return time - the job's ``startTime``.
-
-Prints a JSON report and writes it to bench/results/.
+Every figure is measured on each database (SQLite, and PostgreSQL in a fresh schema), in
+interleaved rounds of (service, ceiling, DaCHS), and reported as ranges over the rounds and
+as ratios to the ceiling and to DaCHS in the same round. Without a DaCHS script (option or
+``UWS_BENCH_DACHS``) the DaCHS column says "not measured". Writes a JSON report to
+``bench/results/`` and prints the Markdown table with the exact command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
-import statistics
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-
-import requests
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.support import free_port  # noqa: E402
+from bench import load, scenarios, table  # noqa: E402
+from bench.servers import Dachs, gunicorn_settings  # noqa: E402
+from tests.support import postgres_available  # noqa: E402
 
-GUNICORN = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "2",
-            "--threads", "16", "--log-level", "warning"]
-
-
-def _start(args: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode())
-    raise RuntimeError(f"{args} did not start")
+PARTS = ("rates", "many", "waits")
+log = logging.getLogger("bench")
 
 
-def _rate(method: str, url: str, data: dict | None, seconds: float, clients: int) -> float:
-    """Requests per second with ``clients`` keep-alive sessions for ``seconds``."""
-    counts = [0] * clients
-    stop = time.monotonic() + seconds
-
-    def work(index: int) -> None:
-        session = requests.Session()
-        while time.monotonic() < stop:
-            response = session.request(method, url, data=data, allow_redirects=False, timeout=30)
-            assert response.status_code in (200, 303), response.text
-            counts[index] += 1
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - started)
-
-
-def _wait_delays(list_url: str, repeats: int) -> list[float]:
-    """Seconds between a job entering EXECUTING and a blocked WAIT returning."""
-    delays = []
-    for _ in range(repeats):
-        job = requests.post(list_url.replace("/echo", "/sleep"), data={"seconds": "0.2"},
-                            allow_redirects=False, timeout=10).headers["Location"]
-        requests.post(f"{job}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=10)
-        body = requests.get(job, params={"WAIT": 30, "PHASE": "QUEUED"},
-                            headers={"Accept": "application/json"}, timeout=40).json()
-        returned = datetime.now(UTC)
-        if body["phase"] != "EXECUTING" or not body["startTime"]:
-            continue  # the job was already past QUEUED when the wait began: no measurement
-        start = datetime.fromisoformat(body["startTime"].replace("Z", "+00:00"))
-        delays.append((returned - start).total_seconds())
-    return delays
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add = parser.add_argument
+    add("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    add("--postgres", default=os.environ.get(
+        "UWS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL database to create the bench's schemas in")
+    add("--dachs", default=os.environ.get("UWS_BENCH_DACHS", ""),
+        help="path of dachs-setup.sh (or UWS_BENCH_DACHS); empty: DaCHS not measured")
+    add("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    add("--rounds", type=int, default=3, help="interleaved rounds per figure")
+    add("--seconds", type=float, default=5.0, help="length of each wrk run")
+    add("--connections", type=int, default=8, help="wrk keep-alive connections")
+    add("--wrk-threads", type=int, default=1, help="wrk threads (the servers share the cores)")
+    add("--jobs", type=int, default=100_000, help="finished jobs in the table for part 'many'")
+    add("--idle-seconds", type=float, default=20.0, help="dispatcher idle CPU sampling time")
+    add("--waiters", type=int, default=1000, help="blocked WAIT clients on one job")
+    add("--wait-job-seconds", type=float, default=12.0,
+        help="how long the job the waiters block on runs")
+    add("--result-mib", type=int, default=1024, help="size of the streamed result, MiB")
+    add("--out", default=str(ROOT / "bench" / "results"), help="directory of the JSON report")
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--database-url", default="")
-    args = parser.parse_args()
+def _git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        return done.stdout.strip()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="uws-bench-"))
-    uws_port, base_port = free_port(), free_port()
-    env = {**os.environ, "UWS_DATA_DIR": str(data_dir), "UWS_LOG_LEVEL": "WARNING",
-           "UWS_DATABASE_URL": args.database_url, "UWS_PORT": str(uws_port)}
-    subprocess.run([sys.executable, "-m", "uws_server.cli", "db", "upgrade"], env=env,
-                   check=True, cwd=ROOT, capture_output=True)
-    processes = [
-        _start([*GUNICORN, "--bind", f"127.0.0.1:{base_port}", "--chdir", str(ROOT / "bench"),
-                "baseline_app:app"], env, f"http://127.0.0.1:{base_port}/trivial"),
-        _start([*GUNICORN, "--bind", f"127.0.0.1:{uws_port}", "-c",
-                "python:uws_server.gunicorn_conf", "uws_server.wsgi:app"], env,
-               f"http://127.0.0.1:{uws_port}/uws"),
-    ]
-    processes.append(subprocess.Popen([sys.executable, "-m", "uws_server.cli", "worker"],
-                                      env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+    return {"commit": run("rev-parse", "HEAD"),
+            "uncommitted_in_uws_server": run("status", "--porcelain", "--", "uws_server")
+            .splitlines()}
+
+
+def _dachs(path: str) -> tuple[Dachs | None, dict[str, Any]]:
+    """The peer, started and checked, or why not."""
+    info: dict[str, Any] = {"script": path or None, "measured": False, "reason": None,
+                            "server": None, "restarts": 0}
+    if not path:
+        info["reason"] = "no dachs-setup.sh given (--dachs or UWS_BENCH_DACHS)"
+        return None, info
+    if not Path(path).is_file():
+        info["reason"] = f"{path}: no such file"
+        return None, info
+    dachs = Dachs(Path(path).resolve())
     try:
-        base = f"http://127.0.0.1:{base_port}/trivial"
-        jobs = f"http://127.0.0.1:{uws_port}/uws/echo"
-        job = requests.post(jobs, data={"message": "bench"}, allow_redirects=False,
-                            timeout=10).headers["Location"]
-        report: dict[str, object] = {"when": datetime.now(UTC).isoformat(),
-                                     "database": args.database_url or "sqlite (default)",
-                                     "clients": args.clients, "seconds": args.seconds}
-        for name, method, url, data, baseline_method in (
-            ("create", "POST", jobs, {"message": "bench"}, "POST"),
-            ("get_job", "GET", job, None, "GET"),
-        ):
-            baseline = _rate(baseline_method, base, data, args.seconds, args.clients)
-            measured = _rate(method, url, data, args.seconds, args.clients)
-            report[name] = {"rate": round(measured, 1), "baseline_rate": round(baseline, 1),
-                            "ratio": round(measured / baseline, 3)}
-        delays = _wait_delays(jobs, args.repeats)
-        report["wait_delay_s"] = {
-            "samples": len(delays),
-            "median": round(statistics.median(delays), 4) if delays else None,
-            "max": round(max(delays), 4) if delays else None,
-        }
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
+        dachs.prepare()
+    except Exception as exc:  # any failure of the peer leaves our own figures standing
+        info["reason"] = str(exc).splitlines()[0][:300]
+        return None, info
+    info.update(measured=True, server=scenarios.server_versions(dachs)["dachs"])
+    return dachs, info
+
+
+def measure(kind: str, work: Path, options: scenarios.Options, parts: list[str],
+            dachs: Dachs | None, dachs_waits: bool) -> dict[str, Any]:
+    """Every part asked for, on one kind of database."""
+    figures: dict[str, Any] = {}
+    if "rates" in parts:
+        figures["rates"] = scenarios.rates(kind, work, options, dachs)
+    if "many" in parts:
+        figures["many_jobs"] = scenarios.many_jobs(kind, work, options)
+    if "waits" in parts:
+        figures["waits"] = scenarios.waits(kind, work, options,
+                                           dachs if dachs_waits else None)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; 0 with a report, 2 when something it needs is missing."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s bench: %(message)s")
+    for chatty in ("alembic", "uws_server"):  # the setup step migrates in this process
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    args = _arguments(argv)
+    kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if bad := sorted(set(kinds) - {"sqlite", "postgresql"}) + sorted(set(parts) - set(PARTS)):
+        print(f"bench: unknown database or part: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    try:
+        wrk = load.wrk_binary()
+    except RuntimeError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    if "postgresql" in kinds and not postgres_available(args.postgres):
+        print(f"bench: PostgreSQL at {args.postgres} does not answer", file=sys.stderr)
+        return 2
+    options = scenarios.Options(
+        rounds=args.rounds, seconds=args.seconds, connections=args.connections,
+        wrk_threads=args.wrk_threads, jobs=args.jobs, idle_seconds=args.idle_seconds,
+        waiters=args.waiters, wait_job_seconds=args.wait_job_seconds,
+        result_bytes=args.result_mib << 20, postgres_base=args.postgres)
+    command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable, ROOT)
+                                                if sys.executable.startswith(str(ROOT))
+                                                else sys.executable,
+                                                os.path.relpath(__file__, ROOT),
+                                                *(sys.argv[1:] if argv is None else argv)])
+    dachs, dachs_info = _dachs(args.dachs)
+    report: dict[str, Any] = {
+        "command": command, "started": datetime.now(UTC).isoformat(), "git": _git(),
+        "host": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "options": {**asdict(options), "postgres_base": args.postgres, "parts": parts},
+        "gunicorn": gunicorn_settings(),
+        "wrk": subprocess.run([wrk, "--version"], capture_output=True, text=True,
+                              check=False).stdout.splitlines()[0:1],
+        "dachs": dachs_info, "databases": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="uws-bench-"))
+    try:
+        for index, kind in enumerate(kinds):
+            report["databases"][kind] = measure(kind, work, options, parts, dachs,
+                                                dachs_waits=index == 0)
+    except BaseException:
+        log.error("bench failed; its servers' logs are kept in %s", work)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    report["finished"] = datetime.now(UTC).isoformat()
+    report["host"]["load_average_at_end"] = os.getloadavg()
+    if dachs is not None:
+        report["dachs"]["restarts"] = dachs.restarts
+    report["table_markdown"] = table.markdown(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(report["table_markdown"])
+    print(f"\nReport: {path}")
     return 0
 
 

@@ -1,22 +1,65 @@
-"""The benchmark harness still runs and reports (its numbers are read by people, not asserted)."""
+"""The benchmark harness still runs end to end and reports every figure.
+
+A bounded smoke run (SQLite, tiny sizes, no DaCHS): its numbers are read by people,
+never asserted; what is asserted is the report's shape and its internal consistency
+(ratios are the quotients of the rates they come from, every WAIT client is accounted for,
+the streamed result arrives whole).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 
 from tests.support import ROOT
 
+SMOKE = ["--databases", "sqlite", "--rounds", "1", "--seconds", "1", "--jobs", "1000",
+         "--idle-seconds", "1", "--waiters", "10", "--wait-job-seconds", "3",
+         "--result-mib", "4", "--dachs", ""]
 
-def test_bench_harness_produces_a_report_with_ratios(tmp_path):
-    done = subprocess.run([sys.executable, "bench/run.py", "--seconds", "0.5", "--clients", "2",
-                           "--repeats", "2"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout[done.stdout.index("{"):])
+
+def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "UWS_BENCH_DACHS"}
+    done = subprocess.run([sys.executable, "bench/run.py", *SMOKE, "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=150, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (path,) = tmp_path.glob("bench-*.json")
+    report = json.loads(path.read_text())
+
+    assert report["command"].endswith(shlex.join([*SMOKE, "--out", str(tmp_path)]))
+    assert {"workers", "threads", "worker_class", "accesslog"} <= set(report["gunicorn"])
+    assert report["dachs"]["measured"] is False and report["dachs"]["reason"]
+    sqlite = report["databases"]["sqlite"]
+
     for name in ("create", "get_job"):
-        assert report[name]["rate"] > 0
-        expected = report[name]["rate"] / report[name]["baseline_rate"]
-        assert abs(report[name]["ratio"] - expected) < 0.01
-    assert report["wait_delay_s"]["samples"] >= 1
+        (one,) = sqlite["rates"]["rounds"]
+        service, ceiling = one[name]["service"], one[name]["ceiling"]
+        assert service["requests"] > 0 and ceiling["requests"] > 0
+        assert service["server_cpu_ms_per_request"] > 0
+        assert service["latency_ms"]["p99"] > 0
+        figure = sqlite["rates"][name]["ratio_to_ceiling"]
+        assert abs(figure["min"] - service["rate"] / ceiling["rate"]) < 0.01
+        assert sqlite["rates"][name]["ratio_to_dachs"] is None
+
+    many = sqlite["many_jobs"]
+    assert many["populate"]["jobs_before"] + many["populate"]["jobs_added"] == 1000
+    assert many["last100"]["multiple_of_get"]["min"] > 0
+    assert many["dispatcher_idle"]["percent_of_core"] >= 0
+    assert many["list_stream"]["status"] == 200 and many["list_stream"]["bytes"] > 1000 * 100
+    assert many["result_stream"]["status"] == 200
+    assert many["result_stream"]["bytes"] == 4 << 20
+
+    for variant in ("default", "all_held"):
+        wait = sqlite["waits"][variant]
+        accounted = (wait["returned_after_change"] + wait["returned_before_change"]
+                     + wait["sent_after_change"] + wait["failed"])
+        assert wait["clients"] == 10 and accounted == 10
+        assert wait["probe"]["timeout_s"] > 0
+    assert "dachs" not in sqlite["waits"]
+
+    table = report["table_markdown"]
+    assert table == done.stdout.split("\n\nReport: ")[0]
+    assert table.count("\n| ") == 13 and "not measured" in table  # one row per figure
