@@ -224,6 +224,38 @@ def test_a_held_pending_job_is_held_with_its_reason():
 
 
 @pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ("PENDING", "JobHeldUser"),  # sbatch --hold, scontrol hold as the job's user
+        ("PENDING", "JobHoldMaxRequeue"),  # requeued too often: held until released
+        ("PENDING", "job requeued in held state"),  # text squeue: the job's description
+        ("PENDING", "job_requeued_in_held_state"),  # the same in scontrol show job
+        ("PENDING", "launch failed requeued held"),
+        ("PENDING", "launch_failed_requeued_held"),
+        ("REQUEUE_HOLD", None),
+        ("RESV_DEL_HOLD", "ReservationDeleted"),  # its reservation was deleted
+    ],
+)
+def test_every_way_slurm_says_a_job_waits_for_a_release_is_held(state, reason):
+    status = to_status(JobRecord(job_id=1, state=state, reason=reason))
+    assert (status.state, status.reason) == (BackendState.HELD, reason)
+
+
+@pytest.mark.parametrize(
+    "reason", ["Resources", "Priority", "BeginTime", "Dependency", "ReqNodeNotAvail", None]
+)
+def test_a_pending_job_waiting_for_the_scheduler_is_queued_not_held(reason):
+    assert to_status(JobRecord(job_id=1, state="PENDING", reason=reason)).state is (
+        BackendState.QUEUED
+    )
+
+
+def test_a_running_job_whose_reason_mentions_held_is_executing():
+    record = JobRecord(job_id=1, state="RUNNING", reason="launch failed requeued held")
+    assert to_status(record).state is BackendState.EXECUTING
+
+
+@pytest.mark.parametrize(
     ("text", "tasks"),
     [
         ("3", [3]),

@@ -9,6 +9,7 @@ its marker file in the job's workdir before calling scancel.
 
 from __future__ import annotations
 
+import re
 import signal as signals
 
 from uws_server.executors.base import BackendState, BackendStatus
@@ -27,6 +28,7 @@ _ACTIVE = {
     "SUSPENDED": BackendState.SUSPENDED,
     "STOPPED": BackendState.SUSPENDED,
     "REQUEUE_HOLD": BackendState.HELD,
+    "RESV_DEL_HOLD": BackendState.HELD,
 }
 
 #: Final states that are the system's fault, with the reason reported.
@@ -37,7 +39,21 @@ _SYSTEM_FAILURES = {
     "REVOKED": "revoked by a federated cluster (REVOKED)",
 }
 
-_HELD_REASONS = {"JobHeldUser", "JobHeldAdmin"}
+#: Reasons of a pending job that waits for ``scontrol release`` (squeue --json, sacct).
+_HELD_REASONS = {"JobHeldUser", "JobHeldAdmin", "JobHoldMaxRequeue"}
+#: Text squeue and scontrol print a pending job's description instead of its reason when
+#: it has one: "job requeued in held state", "launch failed requeued held" (scontrol with
+#: underscores for the spaces).
+_HELD_DESCRIPTION = re.compile(r"(^|[\s_])held([\s_]|$)", re.IGNORECASE)
+
+
+def is_held(record: JobRecord) -> bool:
+    """Whether a pending job is held: it will not start until it is released."""
+    reason = record.reason or ""
+    return record.state == "PENDING" and (
+        reason in _HELD_REASONS or _HELD_DESCRIPTION.search(reason) is not None
+    )
+
 
 #: States after which Slurm never changes the job again.
 FINAL_STATES = {
@@ -84,7 +100,7 @@ def to_status(record: JobRecord, cancelled_by_service: bool = False) -> BackendS
     if state in _ACTIVE:
         backend_state = _ACTIVE[state]
         reason = record.reason
-        if state == "PENDING" and record.reason in _HELD_REASONS:
+        if is_held(record):
             backend_state = BackendState.HELD
         if backend_state is BackendState.QUEUED:
             started = None
