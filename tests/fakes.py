@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from uws_server.executors.base import (
     BackendState,
     BackendStatus,
+    Executor,
     ExecutorError,
     JobHandle,
     JobSpec,
@@ -52,7 +53,7 @@ class FakeBackend:
         return [j for j in self.jobs if j.job_id == job_id]
 
 
-class FakeExecutor:
+class FakeExecutor(Executor):
     """An Executor over a :class:`FakeBackend`."""
 
     name = "fake"
@@ -136,6 +137,8 @@ class FakeExecutor:
 
 class HoldingFakeExecutor(FakeExecutor):
     """A fake whose backend can hold jobs and release them (as HTCondor does)."""
+
+    can_hold = True
 
     def __init__(self, backend: FakeBackend, slots: int = 100) -> None:
         super().__init__(backend, slots)

@@ -53,7 +53,11 @@ def _literal(value: str) -> Any:
 
 
 class FakeSchedd:
-    """A schedd in memory. Attributes ``fail_next``/``hang_seconds`` inject faults."""
+    """A schedd in memory. Attributes ``fail_next``/``hang_seconds``/``denied`` inject faults.
+
+    ``denied`` names actions (``"Release"``...) the schedd refuses with
+    ``TotalPermissionDenied``, as it does for a job held by somebody else.
+    """
 
     def __init__(
         self, *, write_events: bool = True, hang_seconds: float = 0.0, first_cluster: int = 100
@@ -65,6 +69,7 @@ class FakeSchedd:
         self.fail_next: Failure | None = None
         self.calls: list[str] = []
         self.retrieved: list[str] = []
+        self.denied: set[str] = set()
         self._clusters = itertools.count(first_cluster)
 
     # -- ScheddAPI ---------------------------------------------------------------
@@ -107,16 +112,26 @@ class FakeSchedd:
         return cluster
 
     def act(self, action: str, job_ids: Sequence[str], reason: str) -> Ad:
-        """``Remove`` (others are not needed by the executor)."""
+        """``Remove`` or ``Release``, counted by outcome as the real schedd answers."""
         self._enter("act")
-        if action != "Remove":
+        if action not in ("Remove", "Release"):
             raise ValueError(f"fake schedd does not implement {action}")
-        done = 0
+        totals = dict.fromkeys(("TotalSuccess", "TotalNotFound", "TotalBadStatus",
+                                "TotalPermissionDenied", "TotalError"), 0)
         for job_id in job_ids:
-            if job_id in self.queue:
+            if job_id not in self.queue:
+                totals["TotalNotFound"] += 1
+            elif action in self.denied:
+                totals["TotalPermissionDenied"] += 1
+            elif action == "Remove":
                 self.remove(job_id, reason)
-                done += 1
-        return {"TotalSuccess": done, "TotalJobAds": len(job_ids)}
+                totals["TotalSuccess"] += 1
+            elif self.queue[job_id]["JobStatus"] != 5:
+                totals["TotalBadStatus"] += 1  # releasing a job that is not held
+            else:
+                self.release(job_id, reason)
+                totals["TotalSuccess"] += 1
+        return {**totals, "TotalJobAds": len(job_ids)}
 
     def edit(self, job_ids: Sequence[str], attr: str, value: str) -> None:
         """Set an attribute of queued jobs (value is a ClassAd literal)."""
@@ -130,6 +145,9 @@ class FakeSchedd:
         """Record a retrieval of spooled outputs."""
         self._enter("retrieve")
         self.retrieved.extend(job_ids)
+
+    def close(self) -> None:
+        """Nothing to let go of: the fake lives in this process."""
 
     # -- driving jobs -------------------------------------------------------------
 
@@ -162,11 +180,13 @@ class FakeSchedd:
         ad.update(EnteredCurrentStatus=int(time.time()))
         self._event(ad, 12, ["Job was held.", f"\t{reason}", f"\tCode {code} Subcode {subcode}"])
 
-    def release(self, job_id: str) -> None:
-        """The job is released (013)."""
+    def release(self, job_id: str, reason: str = "via condor_release") -> None:
+        """The job is released (013): idle again, its hold reason moved to ``LastHoldReason``."""
         ad = self.queue[job_id]
-        ad.update(JobStatus=1)
-        self._event(ad, 13, ["Job was released.", "\tvia condor_release (by user uws)"])
+        ad["LastHoldReason"] = ad.pop("HoldReason", None)
+        ad["LastHoldReasonCode"] = ad.pop("HoldReasonCode", None)
+        ad.update(JobStatus=1, ReleaseReason=reason, EnteredCurrentStatus=int(time.time()))
+        self._event(ad, 13, ["Job was released.", f"\t{reason} (by user uws)"])
 
     def suspend(self, job_id: str) -> None:
         """The job is suspended (010)."""

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,3 +153,29 @@ def any_executor(
     executor = make_executor(slurm_cluster, service, **mode)
     yield executor
     executor.close()
+
+
+def slurm_state(cluster: Cluster, backend_id: str) -> str:
+    """The job's state as squeue prints it (``PENDING``, ``RUNNING``...), or ``""``."""
+    return cluster.run("squeue", "--noheader", "--states=all", "--format=%T",
+                       f"--jobs={backend_id}").stdout.strip()
+
+
+@pytest.fixture
+def full_node(slurm_cluster: Cluster) -> Iterator[str]:
+    """A job of the test's own that takes the whole node, so that other jobs stay pending.
+
+    Yields its Slurm job id once it runs; it is cancelled at the end (a test may do so
+    earlier to let the pending jobs start).
+    """
+    blocker = slurm_cluster.run("sbatch", "--parsable", "--exclusive", "--output=/dev/null",
+                                "--wrap=sleep 300").stdout.strip()
+    try:
+        assert blocker.isdigit(), blocker
+        deadline = time.monotonic() + 60
+        while slurm_state(slurm_cluster, blocker) != "RUNNING":
+            assert time.monotonic() < deadline, "the blocking job never started"
+            time.sleep(0.3)
+        yield blocker
+    finally:
+        slurm_cluster.run("scancel", blocker)

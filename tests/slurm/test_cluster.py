@@ -215,6 +215,41 @@ def test_history_of_finished_jobs_holds_the_comment_find_relies_on(
     assert history[backend_id].comment == f"uws:{service}:{spec.job_id}:{token_tag('tok')}"
 
 
+def test_a_held_job_is_reported_held_and_release_lets_it_run_to_completed(
+    any_executor, slurm_cluster, full_node, jobs_root, service
+):
+    spec = make_spec(jobs_root, [sys.executable, "-c", WRITE_OUTPUT], service=service)
+    handle = handle_of(spec, any_executor.submit(spec, "tok"))
+    assert slurm_cluster.run("scontrol", "hold", handle.backend_id).returncode == 0
+    status = wait_for(any_executor, spec.job_id, handle, {BackendState.HELD}, timeout=15)
+    assert status.reason == "JobHeldAdmin"  # held by root, Slurm's administrator
+    slurm_cluster.run("scancel", full_node)
+    time.sleep(2)  # two scheduler passes: a held job does not start
+    assert any_executor.poll({spec.job_id: handle})[spec.job_id].state is BackendState.HELD
+    any_executor.release(spec.job_id, handle)
+    status = wait_for(any_executor, spec.job_id, handle)
+    assert status.state is BackendState.COMPLETED, status
+    assert (spec.output_dir / "result.txt").read_text() == "42"
+
+
+def test_releasing_a_job_that_is_not_held_or_is_over_is_no_error(
+    executor, jobs_root, service, scancel_later
+):
+    sleeper = make_spec(jobs_root, SLEEP, service=service)
+    running = handle_of(sleeper, executor.submit(sleeper, "tok"))
+    scancel_later.append(running.backend_id)
+    wait_for(executor, sleeper.job_id, running, {BackendState.EXECUTING})
+    executor.release(sleeper.job_id, running)
+    assert executor.poll({sleeper.job_id: running})[sleeper.job_id].state is (
+        BackendState.EXECUTING
+    )
+    quick = make_spec(jobs_root, [sys.executable, "-c", "pass"], service=service)
+    done = handle_of(quick, executor.submit(quick, "tok"))
+    wait_for(executor, quick.job_id, done)
+    executor.release(quick.job_id, done)
+    executor.release("gone", JobHandle("987654", jobs_root))
+
+
 def test_orphans_lists_a_tagged_job_whose_uws_id_is_unknown(
     executor, jobs_root, service, scancel_later
 ):
@@ -223,6 +258,18 @@ def test_orphans_lists_a_tagged_job_whose_uws_id_is_unknown(
     scancel_later.append(backend_id)
     assert backend_id in executor.orphans(["some-other-job"])
     assert backend_id not in executor.orphans([spec.job_id])
+
+
+def test_remove_orphan_scancels_the_job_without_writing_into_any_job_directory(
+    executor, slurm_cluster, jobs_root, service
+):
+    spec = make_spec(jobs_root, SLEEP, service=service)
+    backend_id = executor.submit(spec, "tok").backend_id
+    executor.remove_orphan(backend_id)
+    status = wait_for(executor, spec.job_id, JobHandle(backend_id, spec.workdir), timeout=30)
+    assert status.state is BackendState.CANCELLED, status
+    assert status.cancelled_by_service is False  # no marker: nobody asked to abort a UWS job
+    assert backend_id not in executor.orphans([])
 
 
 def test_free_slots_counts_this_services_live_jobs(slurm_cluster, jobs_root, scancel_later):

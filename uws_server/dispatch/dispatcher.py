@@ -282,12 +282,24 @@ class Dispatcher:
                         Job.submit_token.is_not(None), Job.backend_id.is_(None)), recover)
 
     def release_held(self) -> None:
-        """Jobs a client RAN again while the backend held them: release them there."""
-        release = getattr(self.executor, "release", None)
+        """Jobs a client RAN again while the backend held them: release them there.
 
+        A transient failure leaves the request for the next tick. A refusal
+        (no right to release, a backend that cannot hold) is logged and the
+        request dropped: the backend's next report puts the job back in HELD,
+        which is where it is.
+        """
         def act(session: Session, job: Job) -> None:
-            if job.backend_id is not None and release is not None:
-                release(job.id, self._handle(job))
+            if job.backend_id is not None and P(job.phase) in ACTIVE:
+                try:
+                    self.executor.release(job.id, self._handle(job))
+                except ExecutorError as exc:
+                    if exc.transient:
+                        raise
+                    log.warning("job %s: %s would not release backend job %s: %s", job.id,
+                                self.executor.name, job.backend_id, exc)
+                else:
+                    log.info("job %s: released backend job %s", job.id, job.backend_id)
             job.release_requested = False
 
         self._for_each((Job.deleted.is_(False), Job.release_requested.is_(True)), act)
@@ -383,7 +395,7 @@ class Dispatcher:
         now = time.monotonic()
         if now < self._next_poll:
             return
-        self._next_poll = now + float(getattr(self.executor, "min_poll_interval", 0.0))
+        self._next_poll = now + self.executor.min_poll_interval
         with self.c.db.read() as session:
             rows = session.execute(
                 select(Job.id, Job.backend_id, Job.backend_cursor, Job.phase, Job.unknown_since)
@@ -413,6 +425,8 @@ class Dispatcher:
                         continue
                     if job.backend_id != handles[job_id].backend_id:
                         continue
+                    if status.state is BackendState.HELD and job.release_requested:
+                        continue  # a client ran it again: release_held lets it go next tick
                     outcomes.apply_status(session, self.c.storage, job, status,
                                           unknown_grace=self.settings.unknown_grace)
             except Exception:
@@ -437,14 +451,9 @@ class Dispatcher:
             log.warning("cannot list orphans on %s: %s", self.executor.name, exc)
             self._next_orphan_check = now + self.settings.poll_interval * 30
             return
-        remove = getattr(self.executor, "remove_orphan", None)
         for backend_id in orphans:
             try:
-                if remove is not None:
-                    remove(backend_id)
-                else:
-                    self.executor.cancel("", JobHandle(backend_id,
-                                                       self.c.storage.root / "orphans"))
+                self.executor.remove_orphan(backend_id)
                 log.warning("cancelled orphan backend job %s (no such UWS job)", backend_id)
             except ExecutorError as exc:
                 log.warning("cannot cancel orphan %s: %s", backend_id, exc)
@@ -481,7 +490,7 @@ class Dispatcher:
 
         self._for_each((Job.deleted.is_(False), Job.duration_dirty.is_(True)), update)
         now = utcnow()
-        grace = float(getattr(self.executor, "duration_grace", 0.0))
+        grace = self.executor.duration_grace
 
         def expired(start: datetime, seconds: int) -> bool:
             return now >= as_utc(start) + timedelta(seconds=seconds + grace)

@@ -10,16 +10,22 @@ dispatcher commits the job as *submitting* with a fresh ``token``; every
 backend job carries the UWS job id and that token so that
 :meth:`Executor.find` can adopt a job submitted just before a crash instead
 of submitting it twice.
+
+:class:`Executor` is an abstract base class: what every backend must do is
+abstract, and every optional feature (holding and releasing jobs, orphan
+removal, bulk submission, a poll rate limit, a duration grace) is declared
+there with its default, so the dispatcher calls plain methods and reads plain
+attributes and never probes a backend for what it happens to offer.
 """
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -184,40 +190,65 @@ def check_service(spec: JobSpec, service: str) -> None:
         )
 
 
-@runtime_checkable
-class Executor(Protocol):
+#: The workdir of the handle :meth:`Executor.remove_orphan` cancels through by default:
+#: an orphan has no UWS job, hence no job directory. It never exists.
+ORPHAN_WORKDIR = Path("/nonexistent/uws-orphan")
+
+
+class Executor(abc.ABC):
     """The interface of every execution backend.
+
+    Subclasses implement the abstract methods and set :attr:`name`; they
+    override an optional feature's default only when the backend has it,
+    and say so in the matching attribute (:attr:`can_hold`,
+    :attr:`supports_bulk_submit`).
 
     Every method may raise :class:`ExecutorError`. None of them may block
     for long: each has its own deadline (a hung scheduler must not stall the
     dispatcher), after which it raises a transient :class:`ExecutorError`.
+
+    Attributes
+    ----------
+    name
+        The backend's name, recorded with each job (``"local"``, ``"slurm"``...).
+    can_hold
+        Whether the backend can hold a job (report it ``HELD``) until it is
+        released. A backend that can must implement :meth:`release`.
+    supports_bulk_submit
+        Whether :meth:`submit_many` is more than a loop over :meth:`submit`
+        (job arrays, itemdata clusters).
+    min_poll_interval
+        Least seconds between two :meth:`poll` calls, for backends whose
+        queries load their scheduler; 0 lets the dispatcher poll every tick.
+    duration_grace
+        Seconds past a job's execution duration before the dispatcher aborts
+        it itself, leaving a backend that enforces limits the time to do so.
     """
 
     name: str
+    can_hold: bool = False
+    supports_bulk_submit: bool = False
+    min_poll_interval: float = 0.0
+    duration_grace: float = 0.0
 
+    # -- what every backend does -----------------------------------------------------
+
+    @abc.abstractmethod
     def free_slots(self) -> int:
         """How many more jobs the backend will take now (a large number for clusters)."""
-        ...
 
+    @abc.abstractmethod
     def submit(self, spec: JobSpec, token: str) -> Submission:
         """Start or enqueue the job; tag it with ``spec.job_id`` and ``token``."""
-        ...
 
+    @abc.abstractmethod
     def find(self, job_id: str, token: str) -> str | None:
         """The backend id of the job carrying this UWS id and token, or ``None``.
 
         Used to adopt a submission whose id the dispatcher never recorded.
         """
-        ...
 
-    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
-        """Submit several jobs of one type at once (job array, itemdata cluster).
-
-        Backends without bulk submission implement it as a loop over
-        :meth:`submit`; the answer is in the order of ``specs``.
-        """
-        ...
-
+    @abc.abstractmethod
     def poll(self, handles: Mapping[str, JobHandle]) -> dict[str, BackendStatus]:
         """Report on several jobs at once.
 
@@ -225,20 +256,55 @@ class Executor(Protocol):
         UWS job id. A job the backend no longer knows is reported as
         ``UNKNOWN`` (the dispatcher applies a grace period before erroring it).
         """
-        ...
 
+    @abc.abstractmethod
     def cancel(self, job_id: str, handle: JobHandle) -> None:
         """Stop the job and everything it started (whole process group/cluster job)."""
-        ...
 
+    @abc.abstractmethod
     def update_duration(self, job_id: str, handle: JobHandle, seconds: int) -> None:
         """Apply a new execution-duration limit to a queued or running job."""
-        ...
 
+    @abc.abstractmethod
     def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
         """Backend ids of jobs tagged by this service whose UWS id is not known."""
-        ...
 
-    def close(self) -> None:
-        """Release resources (child processes, connections)."""
-        ...
+    # -- optional features, with their defaults ----------------------------------------
+
+    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
+        """Submit several jobs of one type at once; the answer is in the order of ``specs``.
+
+        The default is a loop over :meth:`submit`; backends with job arrays or
+        itemdata clusters override it and set :attr:`supports_bulk_submit`.
+        """
+        if len(specs) != len(tokens):
+            raise ExecutorError("submit_many needs as many tokens as specs", transient=False)
+        return [self.submit(spec, token) for spec, token in zip(specs, tokens, strict=True)]
+
+    def release(self, job_id: str, handle: JobHandle) -> None:
+        """Let a job the backend holds run again (a client ran a HELD job, ``PHASE=RUN``).
+
+        Releasing a job that is no longer held (already released, running,
+        finished, gone) is not an error: the next :meth:`poll` tells where it
+        is. The default refuses, permanently: a backend that cannot hold jobs
+        (:attr:`can_hold` false) never reports one ``HELD``, so a release
+        asked of it is a bug to be logged, not retried. Backends that can
+        hold jobs override this.
+        """
+        raise ExecutorError(
+            f"the {self.name} executor cannot hold jobs, so it cannot release job {job_id}",
+            transient=False,
+        )
+
+    def remove_orphan(self, backend_id: str) -> None:
+        """Stop a job :meth:`orphans` listed.
+
+        The default cancels it through a handle whose workdir is
+        :data:`ORPHAN_WORKDIR` (an orphan has no job directory); backends whose
+        :meth:`cancel` writes into the workdir, or that record why a job was
+        removed, override this.
+        """
+        self.cancel("", JobHandle(backend_id, ORPHAN_WORKDIR))
+
+    def close(self) -> None:  # noqa: B027 (an optional hook: empty on purpose, not abstract)
+        """Release resources (child processes, connections); the default has none."""

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from uws_server.executors.base import (
     BackendState,
     BackendStatus,
+    Executor,
     ExecutorError,
     JobHandle,
     JobSpec,
@@ -65,8 +66,12 @@ def _job_constraint(backend_id: str) -> str:
     return f"(ClusterId == {int(cluster)} && ProcId == {int(proc or 0)})"
 
 
-class HTCondorExecutor:
+class HTCondorExecutor(Executor):
     """Runs UWS jobs as HTCondor jobs through one schedd.
+
+    Jobs held by a person or submitted on hold are HELD until :meth:`release`
+    (``JobAction.Release``); jobs held for a system failure are removed
+    instead. :meth:`submit_many` submits one itemdata cluster.
 
     Parameters
     ----------
@@ -82,6 +87,8 @@ class HTCondorExecutor:
     """
 
     name = "htcondor"
+    can_hold = True
+    supports_bulk_submit = True
 
     def __init__(
         self,
@@ -225,15 +232,30 @@ class HTCondorExecutor:
         """Remove a job :meth:`orphans` listed, with the orphan reason (not an abort)."""
         self._schedd.act("Remove", [backend_id], reasons.ORPHAN_REASON)
 
+    def release(self, job_id: str, handle: JobHandle) -> None:
+        """Release a held job (``JobAction.Release``) so that it may be matched again.
+
+        A job that is no longer held or queued is left alone (the schedd counts
+        it as a bad status or not found). A release the schedd refuses
+        (permission denied) or fails is a permanent error: the job stays held
+        and the client may run it again. An unreachable schedd is transient.
+        """
+        bid = handle.backend_id
+        result = self._schedd.act("Release", [bid], reasons.RELEASE_REASON)
+        if int(result.get("TotalPermissionDenied") or 0):
+            raise ExecutorError(f"the schedd refused to release job {bid}: permission denied",
+                                transient=False)
+        if int(result.get("TotalError") or 0):
+            raise ExecutorError(f"the schedd failed to release job {bid}", transient=False)
+        self._ads.pop(bid, None)  # the cached ad says held: never report that again
+
     def update_duration(self, job_id: str, handle: JobHandle, seconds: int) -> None:
         """Change ``UwsMaxDuration`` live; the ``periodic_remove`` policy reads it."""
         self._schedd.edit([handle.backend_id], reasons.DURATION_ATTR, str(max(0, int(seconds))))
 
     def close(self) -> None:
         """Stop the schedd helper process."""
-        closer = getattr(self._schedd, "close", None)
-        if callable(closer):
-            closer()
+        self._schedd.close()
 
     # -- status -------------------------------------------------------------------
 

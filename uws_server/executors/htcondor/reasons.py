@@ -21,6 +21,9 @@ HOLD_CLEANUP_PREFIX = "uws-server: removed after hold: "
 #: Prefix of the reason used to remove an orphan (a job no UWS job knows).
 ORPHAN_REASON = "uws-server: orphan job (unknown UWS job id)"
 
+#: ``Schedd.act(Release, ..., reason)`` when a UWS client runs a held job again.
+RELEASE_REASON = "uws-server: released by the service (PHASE=RUN)"
+
 #: Name of the attribute holding the duration limit (seconds, 0 = none).
 DURATION_ATTR = "UwsMaxDuration"
 

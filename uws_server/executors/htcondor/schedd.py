@@ -49,7 +49,12 @@ class ScheddAPI(Protocol):
         ...
 
     def act(self, action: str, job_ids: Sequence[str], reason: str) -> Ad:
-        """Apply a ``JobAction`` (by name: ``"Remove"``...) with a reason."""
+        """Apply a ``JobAction`` (by name: ``"Remove"``, ``"Release"``...) with a reason.
+
+        The answer counts the jobs by outcome: ``TotalSuccess``, ``TotalNotFound``,
+        ``TotalBadStatus`` (not in a state the action applies to),
+        ``TotalPermissionDenied``, ``TotalError``.
+        """
         ...
 
     def edit(self, job_ids: Sequence[str], attr: str, value: str) -> None:
@@ -58,6 +63,10 @@ class ScheddAPI(Protocol):
 
     def retrieve(self, job_ids: Sequence[str]) -> None:
         """Fetch spooled outputs of finished jobs (remote access point)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the schedd (a helper process); nothing for an in-process schedd."""
         ...
 
 

@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from ..base import BackendState, BackendStatus, ExecutorError, JobHandle, JobSpec, Submission
+from ..base import (
+    BackendState,
+    BackendStatus,
+    Executor,
+    ExecutorError,
+    JobHandle,
+    JobSpec,
+    Submission,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +62,12 @@ def environment_for(spec: JobSpec, base: Mapping[str, str] | None = None) -> dic
     return env
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs jobs as child processes of this host.
+
+    A local process is never held (:attr:`can_hold` is false, so ``release``
+    keeps the base class's refusal) nor listed as an orphan; the dispatcher
+    polls it every tick and enforces its durations itself.
 
     Parameters
     ----------
@@ -69,6 +81,7 @@ class LocalExecutor:
     """
 
     name = "local"
+    can_hold = False
 
     def __init__(self, jobs_dir: Path, concurrency: int,
                  on_change: Callable[[], None] | None = None) -> None:

@@ -4,10 +4,10 @@ The executor keeps no job state: every answer comes from Slurm (squeue for
 jobs in the controller, then sacct, or ``scontrol show job`` when there is no
 accounting) and from two files in each job's workdir, the environment file
 the batch script sources and the cancel marker written before the service
-scancels a job (which is how ``cancelled_by_service`` is known). Batch-script
-generation lives in :mod:`.slurm_script`, the queries in
-:mod:`.slurm_queries`, output parsing in :mod:`.slurm_records`, the state
-mapping in :mod:`.slurm_status`.
+scancels a job (which is how ``cancelled_by_service`` is known). Every Slurm
+command is a short-lived process, so there is nothing to close. Batch-script
+generation lives in :mod:`.script`, the queries in :mod:`.queries`, output
+parsing in :mod:`.records`, the state mapping in :mod:`.status`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from uws_server.executors.base import (
     BackendState,
     BackendStatus,
+    Executor,
     ExecutorError,
     JobHandle,
     JobSpec,
@@ -60,8 +61,12 @@ MAX_ARRAY_TASKS = 1000
 _GONE = ("already completing", "already finished", "invalid job id", "already completed")
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     """Runs UWS jobs as Slurm batch jobs (:class:`~.base.Executor`).
+
+    Slurm holds jobs (``scontrol hold``, ``sbatch --hold``, a requeue in held
+    state), so :meth:`release` is ``scontrol release``; :meth:`submit_many`
+    submits job arrays.
 
     Parameters
     ----------
@@ -78,6 +83,8 @@ class SlurmExecutor:
     """
 
     name = "slurm"
+    can_hold = True
+    supports_bulk_submit = True
     #: The dispatcher polls no more often than this: squeue/sacct load the controller.
     min_poll_interval = 2.0
 
@@ -283,6 +290,23 @@ class SlurmExecutor:
         self._raise_unless_gone(result, "scancel")
         log.info("slurm: cancelled UWS job %s (Slurm job %s)", job_id, handle.backend_id)
 
+    def remove_orphan(self, backend_id: str) -> None:
+        """scancel a job :meth:`orphans` listed; it has no workdir, so no cancel marker."""
+        result = self.runner.run("scancel", ["--full", backend_id])
+        self._raise_unless_gone(result, "scancel")
+        log.info("slurm: cancelled orphan Slurm job %s", backend_id)
+
+    def release(self, job_id: str, handle: JobHandle) -> None:
+        """``scontrol release``: a held job (user or admin hold, requeued held) may start.
+
+        Slurm accepts releasing a job that is not held; a finished or purged
+        job is left alone. Releasing an administrator's hold needs operator
+        rights: Slurm's refusal is a permanent :class:`ExecutorError`.
+        """
+        result = self.runner.run("scontrol", ["release", handle.backend_id])
+        self._raise_unless_gone(result, "scontrol release")
+        log.info("slurm: released UWS job %s (Slurm job %s)", job_id, handle.backend_id)
+
     def update_duration(self, job_id: str, handle: JobHandle, seconds: int) -> None:
         """Set the time limit (whole minutes, rounded up; 0 → ``UNLIMITED``).
 
@@ -294,9 +318,6 @@ class SlurmExecutor:
             "scontrol", ["update", f"JobId={handle.backend_id}", f"TimeLimit={limit}"]
         )
         self._raise_unless_gone(result, "scontrol update")
-
-    def close(self) -> None:
-        """Nothing to release: every Slurm command is a short-lived process."""
 
     @staticmethod
     def _raise_unless_gone(result: CommandResult, what: str) -> None:
