@@ -172,7 +172,7 @@ def _load_json(text: str) -> dict[str, Any]:
 
 def parse_squeue_json(text: str) -> list[JobRecord]:
     """Records from ``squeue --json`` (22.05 shape; later integer wrappers accepted)."""
-    records = []
+    records: list[JobRecord] = []
     for job in _load_json(text)["jobs"]:
         array_job_id = _int_or_none(job.get("array_job_id")) or None
         state = _state_word(job.get("job_state"))
@@ -215,7 +215,7 @@ def _exit_from_object(raw: dict[str, Any]) -> tuple[int | None, int | None]:
 
 def parse_squeue_text(text: str) -> list[JobRecord]:
     """Records from ``squeue -h -r --format=SQUEUE_FORMAT``."""
-    records = []
+    records: list[JobRecord] = []
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -252,7 +252,7 @@ def scontrol_fields(line: str) -> dict[str, str]:
 
 def parse_scontrol(text: str) -> list[JobRecord]:
     """Records from ``scontrol -o show job [id]`` (one line per job)."""
-    records = []
+    records: list[JobRecord] = []
     for line in text.splitlines():
         if not line.startswith("JobId="):
             continue
@@ -293,7 +293,7 @@ def _sacct_ids(job_id_text: str) -> tuple[int, int | None, str | None]:
 
 def parse_sacct_text(text: str) -> list[JobRecord]:
     """Records from ``sacct -X -n -P --format=SACCT_FORMAT`` (allocations only)."""
-    records = []
+    records: list[JobRecord] = []
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -323,7 +323,7 @@ def parse_sacct_text(text: str) -> list[JobRecord]:
 
 def parse_sacct_json(text: str) -> list[JobRecord]:
     """Records from ``sacct --json`` (22.05 shape, tolerant of 23.x wrappers)."""
-    records = []
+    records: list[JobRecord] = []
     for job in _load_json(text)["jobs"]:
         array = job.get("array") or {}
         array_job_id = _int_or_none(array.get("job_id")) or None
