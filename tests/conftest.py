@@ -2,8 +2,11 @@
 
 Server-level tests run once per database: the ``server`` fixture is
 parametrised over SQLite and PostgreSQL and starts a real ``uws-server serve``
-process for each. PostgreSQL tests skip when no server answers at
-127.0.0.1:5432, unless ``UWS_REQUIRE_POSTGRES=1`` (CI) makes that an error.
+process for each. ``client`` is the same application in this process (Flask's
+test client over ``components``, a fresh database per test, no dispatcher):
+for HTTP tests that need neither jobs that run nor a second process.
+PostgreSQL tests skip when no server answers at 127.0.0.1:5432, unless
+``UWS_REQUIRE_POSTGRES=1`` (CI) makes that an error.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from tests.support import LiveServer, postgres_available, postgres_schema
+from uws_server.app import create_app
 from uws_server.config import Settings
 from uws_server.wiring import Components, bootstrap, build_components
 
@@ -61,11 +67,23 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Components]:
+def components(request: pytest.FixtureRequest, tmp_path: Path,
+               settings_overrides: dict[str, Any]) -> Iterator[Components]:
     """A migrated, empty database of each kind with the example job types, and the service
     around it (for in-process tests of services and the dispatcher)."""
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Settings ``components`` (and so ``client``) uses besides its defaults.
+
+    A test module that needs others (allow-lists, limits) defines its own
+    ``settings_overrides`` fixture returning them.
+    """
+    return {}
+
+
     def build(url: str) -> Components:
-        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05)
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05,
+                            **settings_overrides)
         bootstrap(settings)
         return build_components(settings)
 
@@ -79,3 +97,9 @@ def components(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Compo
             yield parts
             parts.db.dispose()
     parts.bus.close()
+
+
+@pytest.fixture
+def client(components: Components) -> FlaskClient:
+    """The web application over ``components`` in this process (Flask's test client)."""
+    return create_app(components=components).test_client()

@@ -2,8 +2,8 @@
 
 ``ocps_server`` is a server per database (SQLite, PostgreSQL) with a database
 of its own, allowing exactly one command and ``file://`` + the test
-repository as repository prefix. ``default_server`` is a server with the
-default, empty allow-lists (SQLite only: it never creates a job).
+repository as repository prefix. What the default, empty allow-lists refuse
+is tested in process (the ``client`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -87,13 +87,4 @@ def ocps_server(database_url: str, repo: Repo, tmp_path_factory: pytest.TempPath
             UWS_OCPS_ALLOWED_COMMANDS="\n".join([COMMAND, FAIL_COMMAND, SLOW_COMMAND]),
             UWS_OCPS_ALLOWED_REPOS=repo.url + "\n", UWS_LOCAL_CONCURRENCY="4",
             UWS_MAX_REQUEST_BYTES="200000") as live:
-        yield live
-
-
-@pytest.fixture(scope="session")
-def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server with the default (empty) OCPS allow-lists."""
-    data_dir = tmp_path_factory.mktemp("ocps_default")
-    with LiveServer.start(data_dir, f"sqlite:///{data_dir / 'uws.sqlite3'}",
-                          UWS_OCPS_ALLOWED_COMMANDS="", UWS_OCPS_ALLOWED_REPOS="") as live:
         yield live

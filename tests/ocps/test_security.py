@@ -19,19 +19,23 @@ def body(repo_url: str, **changes: object) -> dict[str, object]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-def test_disabled_by_default(default_server):
-    response = put_job(default_server, {"run_id": "1", "command": COMMAND, "url": "https://x"})
-    assert_detail(response, 403, "UWS_OCPS_ALLOWED_COMMANDS", "UWS_OCPS_ALLOWED_REPOS")
+def test_disabled_by_default(client, components):
+    # in process: the default settings (empty allow-lists), on both databases
+    def refused(response, *names: str) -> None:
+        assert response.status_code == 403, response.text
+        detail = response.get_json()["detail"]
+        assert all(name in detail for name in names), detail
+
+    refused(client.put("/api/v1/job", json={"run_id": "1", "command": COMMAND,
+                                            "url": "https://x"}),
+            "UWS_OCPS_ALLOWED_COMMANDS", "UWS_OCPS_ALLOWED_REPOS")
     # even a request that is otherwise malformed: the service says what to configure first
-    missing = put_job(default_server, {"run_id": "1"})
-    assert_detail(missing, 403, "UWS_OCPS_ALLOWED_COMMANDS")
+    refused(client.put("/api/v1/job", json={"run_id": "1"}), "UWS_OCPS_ALLOWED_COMMANDS")
     # the UWS front door of the same job type is closed too
-    uws = requests.post(f"{default_server.url}/uws/ocps",
-                        data={"command": COMMAND, "url": "https://x", "PHASE": "RUN"},
-                        allow_redirects=False, timeout=30)
+    uws = client.post("/uws/ocps", data={"command": COMMAND, "url": "https://x", "PHASE": "RUN"})
     assert uws.status_code == 403, uws.text
-    assert job_count(default_server) == 0
-    assert not job_dirs(default_server.data_dir)
+    assert client.get("/api/v1/job").get_json() == []
+    assert not job_dirs(components.settings.data_dir)
 
 
 @pytest.mark.parametrize(("changes", "named"), [
