@@ -57,3 +57,21 @@ def test_the_executor_says_so_at_start_up_and_at_the_first_submission(
     caplog.clear()
     executor.submit(spec_factory("s2", argv=("/tmp/tools/prog",)), "t2")
     assert caplog.records == []  # once per job root and program
+
+
+def test_a_job_root_given_at_start_up_is_checked_then_and_only_then(
+    monkeypatch, caplog, spec_factory, tmp_path
+):
+    monkeypatch.setattr(scratch, "configured", lambda: (str(tmp_path),))
+    caplog.set_level(logging.WARNING, logger="uws_server.executors.htcondor")
+    spec = spec_factory("r1")
+    executor = HTCondorExecutor(HTCondorSettings(file_mode="shared"), service="uws-test",
+                                schedd=FakeSchedd(), job_root=spec.workdir.parent)
+    assert [r.getMessage() for r in caplog.records if "job root" in r.getMessage()]
+    caplog.clear()
+    executor.submit(spec, "t1")
+    assert not [r for r in caplog.records if "job root" in r.getMessage()]
+    caplog.clear()
+    HTCondorExecutor(HTCondorSettings(), service="uws-test", schedd=FakeSchedd(),
+                     job_root=spec.workdir.parent)
+    assert caplog.records == []  # transfer mode: jobs never see the job root

@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from uws_server.executors.base import (
     BackendState,
@@ -84,6 +85,9 @@ class HTCondorExecutor(Executor):
         The schedd interface; default: the real schedd in a helper process.
     clock
         Monotonic clock (seconds), replaceable in tests.
+    job_root
+        The directory of the job directories, when the caller knows it: checked at
+        start-up against HTCondor's scratch mounts (otherwise at the first submission).
     """
 
     name = "htcondor"
@@ -97,6 +101,7 @@ class HTCondorExecutor(Executor):
         service: str = "uws-server",
         schedd: ScheddAPI | None = None,
         clock: object = time.monotonic,
+        job_root: Path | None = None,
     ) -> None:
         self.settings = settings or HTCondorSettings()
         self.service = service
@@ -108,7 +113,12 @@ class HTCondorExecutor(Executor):
         self._retrieved: set[str] = set()
         self._scratch = scratch.configured()
         self._scratch_checked: set[str] = set()
-        for message in scratch.warnings(self._scratch, interpreter=sys.executable):
+        root = None if job_root is None else str(Path(job_root).resolve())
+        if root is not None:
+            self._scratch_checked.add(f"root:{root}")
+        for message in scratch.warnings(self._scratch, interpreter=sys.executable,
+                                        job_root=root,
+                                        shared=self.settings.file_mode == "shared"):
             log.warning(message)
 
     def _check_scratch(self, spec: JobSpec) -> None:
