@@ -42,7 +42,7 @@ def test_upgrade_twice_is_harmless(tmp_path):
     upgrade(url)
     engine = sqlalchemy.create_engine(url)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
     engine.dispose()
 
 

@@ -201,10 +201,17 @@ class JobEvent(Base):
 
 
 class DispatcherLease(Base):
-    """Which dispatcher may act on the backends now (one at a time)."""
+    """Which dispatcher may act on the backends now (one at a time).
+
+    ``epoch`` grows by one each time the lease changes hands: a dispatcher
+    remembers the epoch it took and submits only while the row still shows it,
+    so a holder that was paused past its lease cannot act on a job its
+    successor has taken over (a fencing token).
+    """
 
     __tablename__ = "dispatcher_lease"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
