@@ -66,11 +66,6 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def components(request: pytest.FixtureRequest, tmp_path: Path,
-               settings_overrides: dict[str, Any]) -> Iterator[Components]:
-    """A migrated, empty database of each kind with the example job types, and the service
-    around it (for in-process tests of services and the dispatcher)."""
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Settings ``components`` (and so ``client``) uses besides its defaults.
@@ -81,6 +76,11 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def components(request: pytest.FixtureRequest, tmp_path: Path,
+               settings_overrides: dict[str, Any]) -> Iterator[Components]:
+    """A migrated, empty database of each kind with the example job types, and the service
+    around it (for in-process tests of services and the dispatcher)."""
     def build(url: str) -> Components:
         settings = Settings(data_dir=tmp_path / "data", database_url=url, poll_interval=0.05,
                             **settings_overrides)

@@ -20,6 +20,7 @@ from .jobtypes import service as jobtypes
 from .notify import WakeBus
 from .services import ocps
 from .services.jobs import JobService
+from .services.validators import JobValidators
 from .services.waiting import Waiter
 from .storage import JobStorage
 
@@ -52,7 +53,9 @@ def build_components(settings: Settings) -> Components:
 
         bus.attach_channel(PostgresChannel(settings.effective_database_url))
     storage = JobStorage(settings.jobs_dir)
-    jobs = JobService(settings, db, storage)
+    validators = JobValidators()
+    validators.add(ocps.JOB_TYPE, ocps.check_job)  # the operator's allow-lists
+    jobs = JobService(settings, db, storage, validators=validators)
     waiter = Waiter(jobs, bus, max_wait=settings.max_wait, max_waiters=settings.max_waiters)
     return Components(settings, bus, db, storage, jobs, waiter)
 

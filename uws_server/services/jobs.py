@@ -34,9 +34,9 @@ from ..models import Job, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
-from . import ocps
 from .params import ParamValue, Upload, collect, single, split_control
 from .transitions import transition
+from .validators import JobValidators
 from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
 
 P = ExecutionPhase
@@ -65,12 +65,17 @@ class JobService:
         The database.
     storage
         Where job directories live.
+    validators
+        The checks of job types with rules beyond their Seed interface (``ocps``), run on
+        every creation and parameter change.
     """
 
-    def __init__(self, settings: Settings, db: Database, storage: JobStorage) -> None:
+    def __init__(self, settings: Settings, db: Database, storage: JobStorage, *,
+                 validators: JobValidators) -> None:
         self.settings = settings
         self.db = db
         self.storage = storage
+        self.validators = validators
 
     # -- job types ---------------------------------------------------------------------
     def job_type_names(self) -> list[str]:
@@ -166,8 +171,9 @@ class JobService:
             resolved = jobtypes.resolve(session, type_name, version)
         values = collect(resolved.interface, job_params, uploads,
                          allow_urls=self.settings.allow_url_inputs, require_all=True)
-        ocps.check_job(self.settings, resolved.job_type.name,
-                       {name: [e.value for e in entries] for name, entries in values.items()})
+        self.validators.check(self.settings, resolved.job_type.name,
+                              {name: [e.value for e in entries]
+                               for name, entries in values.items()})
         duration = self._duration(single(control, "EXECUTIONDURATION"), resolved.interface)
         destruction = now + timedelta(seconds=self.settings.default_lifetime)
         if (text := single(control, "DESTRUCTION")) is not None:
@@ -326,7 +332,7 @@ class JobService:
                              allow_urls=self.settings.allow_url_inputs, require_all=False)
             merged = {p.name: [p.value] for p in job.parameters}
             merged.update({name: [e.value for e in entries] for name, entries in values.items()})
-            ocps.check_job(self.settings, job.job_type_name, merged)
+            self.validators.check(self.settings, job.job_type_name, merged)
             written: list[str] = []
             try:
                 replaced = [p for p in job.parameters if p.name in values]

@@ -5,10 +5,11 @@ service's rule that nothing a client sends is interpreted by a shell is kept
 by allow-lists the operator writes: the command text must be exactly one of
 ``UWS_OCPS_ALLOWED_COMMANDS`` and the repository URL must start with one of
 ``UWS_OCPS_ALLOWED_REPOS``. Client data reaches the shell only as environment
-variable values, which bash does not re-parse. The checks run in
-:meth:`~uws_server.services.jobs.JobService.create` and ``update_parameters``
-(:func:`check_job`), so they hold for every front door (``/api/v1`` and
-``/uws/ocps``), not only for the OCPS one.
+variable values, which bash does not re-parse. :func:`check_job` is the
+``ocps`` type's check in :mod:`~uws_server.services.validators` (wired in
+:func:`~uws_server.wiring.build_components`): the job service runs it on every
+creation and parameter change, so the rules hold for every front door
+(``/api/v1`` and ``/uws/ocps``), not only for the OCPS one.
 """
 
 from __future__ import annotations
@@ -178,14 +179,12 @@ def check_environment(items: Any) -> list[dict[str, str]]:
 
 
 # -- the whole job ------------------------------------------------------------------------------
-def check_job(settings: Settings, type_name: str, values: Mapping[str, Sequence[str]]) -> None:
-    """Every rule, on a job's parameter values (text, as stored); no-op for other job types.
+def check_job(settings: Settings, values: Mapping[str, Sequence[str]]) -> None:
+    """Every rule, on an ``ocps`` job's parameter values (text, as stored).
 
-    Called by the job service whenever an ``ocps`` job is created or its
-    parameters change, whichever front door the request came through.
+    The ``ocps`` job type's :class:`~uws_server.services.validators.JobCheck`:
+    run whenever such a job is created or its parameters change.
     """
-    if type_name != JOB_TYPE:
-        return
     require_configured(settings)
 
     def one(name: str) -> str | None:
