@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, send_file
 
 from ..config import Settings
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, ResourceNotFound
 from ..identity import UNAUTHENTICATED_OPERATOR, Identity
+from ..phases import ExecutionPhase
+from ..storage import JobStorage
 from ..wiring import Components
 
 XML_TYPE = "application/xml; charset=utf-8"
@@ -76,6 +78,53 @@ def one_value(pairs: Sequence[tuple[str, str]], name: str, *, required: bool = T
     return found[0]
 
 
+def form_value(name: str) -> str:
+    """The one value of a required parameter of a request (body or query string); 400 if
+    it is missing or repeated. For the single-value resources (``PHASE=RUN``...)."""
+    value = one_value(request_params(), name)
+    assert value is not None  # required=True raised otherwise
+    return value
+
+
+def parse_int(name: str, text: str, low: int | None = None, high: int | None = None) -> int:
+    """An integer (from ``low`` to ``high`` when given); 400 naming the parameter otherwise."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidParameter(f"{name}: expected an integer, got {text!r}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidParameter(f"{name}: must be from {low} to {high}, got {value}")
+    return value
+
+
+def int_value(pairs: Sequence[tuple[str, str]], name: str, *, default: int, low: int,
+              high: int) -> int:
+    """The single integer value of a parameter, ``default`` when absent."""
+    text = one_value(pairs, name, required=False)
+    return default if text is None else parse_int(name, text, low, high)
+
+
+def bool_value(pairs: Sequence[tuple[str, str]], name: str) -> bool | None:
+    """The single ``true``/``false`` (or ``1``/``0``, any case) value; ``None`` when absent."""
+    text = one_value(pairs, name, required=False)
+    if text is None:
+        return None
+    folded = text.strip().lower()
+    if folded in {"true", "1"}:
+        return True
+    if folded in {"false", "0"}:
+        return False
+    raise InvalidParameter(f"{name}: expected true or false, got {text!r}")
+
+
+def parse_phase(name: str, text: str) -> ExecutionPhase:
+    """A phase name in any case (``PHASE=executing``); 400 naming the parameter otherwise."""
+    try:
+        return ExecutionPhase.parse(text)
+    except ValueError as exc:
+        raise InvalidParameter(f"{name}: {exc}") from None
+
+
 def wants_json() -> bool:
     """JSON only when asked for explicitly: ``?format=json`` or ``Accept: application/json``.
 
@@ -104,6 +153,22 @@ def json_response(doc: Any, status: int = 200) -> Response:
 def text_response(text: str, status: int = 200) -> Response:
     """A ``text/plain`` value, without a trailing newline (UWS single-value resources)."""
     return Response(text, status=status, content_type=TEXT_TYPE)
+
+
+def send_job_file(storage: JobStorage, job_id: str, relative: str, *,
+                  mime_type: str | None, missing: str) -> Response:
+    """Stream a regular file of a job's directory (a result, an uploaded input).
+
+    ``relative`` may not leave the job's directory (``UnsafePath``, a 404);
+    a file that is gone is a 404 saying ``missing``. Answers conditional
+    requests (ETag, ``If-Modified-Since``) and ranges.
+    """
+    path = storage.resolve(job_id, relative)
+    if not path.is_file():
+        raise ResourceNotFound(missing)
+    # Flask builds it with the app's response class: a flask Response, typed as Werkzeug's
+    return cast(Response, send_file(path, mimetype=mime_type or "application/octet-stream",
+                                    conditional=True, download_name=path.name))
 
 
 def see_other(location: str) -> Response:

@@ -9,7 +9,7 @@ and other OCPS rules are in :mod:`uws_server.services.ocps`; the job object in
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, request
 
 from ..config import Settings
 from ..errors import InvalidParameter, JobNotFound, ResourceNotFound
@@ -63,10 +63,7 @@ def create_job() -> Response:
 @bp.get("/job")
 def list_jobs() -> Response:
     """``GET /job[?phase=executing]``: job objects, newest first (``phase`` repeatable)."""
-    try:
-        phases = [ExecutionPhase.parse(v) for v in request.args.getlist("phase")]
-    except ValueError as exc:
-        raise InvalidParameter(f"phase: {exc}") from None
+    phases = [http.parse_phase("phase", v) for v in request.args.getlist("phase")]
     docs = []
     for entry in _jobs().list(current_identity(), TYPE, phases=phases):
         try:
@@ -118,11 +115,8 @@ def get_result(job_id: str, index: int) -> Response:
     if index >= len(found):
         raise ResourceNotFound(f"job {job_id} has no result {index} (it has {len(found)})")
     result = found[index]
-    path = jobs.storage.resolve(job.id, result.path)
-    if not path.is_file():
-        raise ResourceNotFound(f"result {index} of job {job_id} is no longer available")
-    return send_file(path, mimetype=result.mime_type or "application/octet-stream",
-                     conditional=True, download_name=path.name)
+    return http.send_job_file(jobs.storage, job.id, result.path, mime_type=result.mime_type,
+                              missing=f"result {index} of job {job_id} is no longer available")
 
 
 # -- deleting -------------------------------------------------------------------------------

@@ -6,11 +6,10 @@ Every state change answers 303 See Other to an absolute URL.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, send_file
+from flask import Blueprint, Response
 
 from .. import __version__
 from ..errors import InvalidParameter, ResourceNotFound
-from ..phases import ExecutionPhase
 from ..render import uws_json, uws_xml
 from ..services.jobs import JobService
 from ..services.waiting import Waiter
@@ -18,8 +17,10 @@ from ..timeutil import format_utc, parse_utc
 from . import http
 from .http import (
     current_identity,
+    form_value,
     json_response,
     one_value,
+    parse_phase,
     request_params,
     see_other,
     text_response,
@@ -63,10 +64,7 @@ def home() -> Response:
 def job_list(jobtype: str) -> Response:
     """``GET {jobs}`` with the ``PHASE`` (repeatable), ``AFTER`` and ``LAST`` filters."""
     params = request_params(include_body=False)
-    try:
-        phases = [ExecutionPhase.parse(v) for v in values_of(params, "PHASE")]
-    except ValueError as exc:
-        raise InvalidParameter(f"PHASE: {exc}") from None
+    phases = [parse_phase("PHASE", v) for v in values_of(params, "PHASE")]
     after = None
     if (text := one_value(params, "AFTER", required=False)) is not None:
         try:
@@ -109,12 +107,8 @@ def get_job(jobtype: str, job_id: str) -> Response:
         except ValueError:
             raise InvalidParameter(f"WAIT: expected an integer number of seconds, got "
                                    f"{waits[0]!r}") from None
-        phase = None
-        if (text := one_value(params, "PHASE", required=False)) is not None:
-            try:
-                phase = ExecutionPhase.parse(text)
-            except ValueError as exc:
-                raise InvalidParameter(f"PHASE: {exc}") from None
+        text = one_value(params, "PHASE", required=False)
+        phase = parse_phase("PHASE", text) if text is not None else None
         waiter: Waiter = http.components().waiter
         waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
     job = _jobs().get(current_identity(), jobtype, job_id)
@@ -150,9 +144,7 @@ def get_phase(jobtype: str, job_id: str) -> Response:
 @bp.post("/<jobtype>/<job_id>/phase")
 def post_phase(jobtype: str, job_id: str) -> Response:
     """``PHASE=RUN`` or ``PHASE=ABORT``."""
-    value = one_value(request_params(), "PHASE")
-    assert value is not None
-    _jobs().change_phase(current_identity(), jobtype, job_id, value)
+    _jobs().change_phase(current_identity(), jobtype, job_id, form_value("PHASE"))
     return see_other(_job_url(jobtype, job_id))
 
 
@@ -166,9 +158,8 @@ def get_execution_duration(jobtype: str, job_id: str) -> Response:
 @bp.post("/<jobtype>/<job_id>/executionduration")
 def post_execution_duration(jobtype: str, job_id: str) -> Response:
     """``EXECUTIONDURATION=<seconds>`` (clamped to the service's maximum)."""
-    value = one_value(request_params(), "EXECUTIONDURATION")
-    assert value is not None
-    _jobs().set_execution_duration(current_identity(), jobtype, job_id, value)
+    _jobs().set_execution_duration(current_identity(), jobtype, job_id,
+                                   form_value("EXECUTIONDURATION"))
     return see_other(_job_url(jobtype, job_id))
 
 
@@ -182,9 +173,7 @@ def get_destruction(jobtype: str, job_id: str) -> Response:
 @bp.post("/<jobtype>/<job_id>/destruction")
 def post_destruction(jobtype: str, job_id: str) -> Response:
     """``DESTRUCTION=<ISO 8601>`` (clamped to the longest lifetime allowed)."""
-    value = one_value(request_params(), "DESTRUCTION")
-    assert value is not None
-    _jobs().set_destruction(current_identity(), jobtype, job_id, value)
+    _jobs().set_destruction(current_identity(), jobtype, job_id, form_value("DESTRUCTION"))
     return see_other(_job_url(jobtype, job_id))
 
 
@@ -259,12 +248,10 @@ def get_parameter(jobtype: str, job_id: str, name: str, index: int = 0) -> Respo
     param = same[index]
     if not param.is_file:
         return text_response(param.value)
-    path = jobs.storage.resolve(job.id, param.value)
-    if not path.is_file() or path.is_symlink():
-        if param.source_url:
-            return redirect(param.source_url, code=303)
-        raise ResourceNotFound(f"the file of parameter {name!r} is no longer available")
-    return send_file(path, mimetype="application/octet-stream", conditional=True)
+    if param.source_url and not jobs.storage.resolve(job.id, param.value).is_file():
+        return see_other(param.source_url)  # not fetched (yet): where it comes from
+    return http.send_job_file(jobs.storage, job.id, param.value, mime_type=None,
+                              missing=f"the file of parameter {name!r} is no longer available")
 
 
 @bp.get("/<jobtype>/<job_id>/results")
@@ -284,8 +271,6 @@ def get_result(jobtype: str, job_id: str, result_id: str) -> Response:
     result = next((r for r in job.results if r.result_id == result_id), None)
     if result is None:
         raise ResourceNotFound(f"job {job_id} has no result {result_id!r}")
-    path = jobs.storage.resolve(job.id, result.path)
-    if not path.is_file():
-        raise ResourceNotFound(f"result {result_id!r} of job {job_id} is no longer available")
-    return send_file(path, mimetype=result.mime_type or "application/octet-stream",
-                     conditional=True, download_name=path.name)
+    return http.send_job_file(jobs.storage, job.id, result.path, mime_type=result.mime_type,
+                              missing=f"result {result_id!r} of job {job_id} is no longer "
+                                      "available")
