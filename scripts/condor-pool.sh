@@ -71,6 +71,14 @@ host_mirror() {
 
 # --- install -------------------------------------------------------------------------
 
+# Replace the mirror's URL by a placeholder in our logs.
+scrub_logs() {
+    for log in "$POOL_DIR/debootstrap.log" "$POOL_DIR/apt.log"; do
+        [ -f "$log" ] && sed -i "s|$1|<mirror>|g" "$log"
+    done
+    return 0
+}
+
 install_chroot() {
     if [ -f "$ROOT/.uws-minicondor" ] && [ "$(cat "$ROOT/.uws-minicondor")" = "$STAMP" ]; then
         say "chroot with minicondor $VERSION already installed in $ROOT"
@@ -88,7 +96,7 @@ install_chroot() {
         say "debootstrap sid into $ROOT (about 30 s)"
         debootstrap --variant=minbase --include=ca-certificates sid "$ROOT.partial" "$mirror" \
             >"$POOL_DIR/debootstrap.log" 2>&1 \
-            || { tail -n 20 "$POOL_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
+            || { scrub_logs "$mirror"; tail -n 20 "$POOL_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
         mv "$ROOT.partial" "$ROOT"
     fi
     # The mirror's sid Release file may be past its Valid-Until date; no service starts in
@@ -107,7 +115,10 @@ install_chroot() {
         chroot "$1" apt-get install -y -q --no-install-recommends \
             "minicondor=$2" "condor=$2" $3
     ' sh "$ROOT" "$VERSION" "$EXTRA_PACKAGES" >"$POOL_DIR/apt.log" 2>&1 || rc=$?
-    rm -f "$ROOT/etc/apt/sources.list"
+    # No file keeps the mirror's name: the sources list, apt's lists and caches, our logs.
+    rm -f "$ROOT/etc/apt/sources.list" "$ROOT"/var/cache/apt/*.bin
+    rm -rf "$ROOT"/var/lib/apt/lists/*
+    scrub_logs "$mirror"
     if [ "$rc" -ne 0 ]; then
         tail -n 20 "$POOL_DIR/apt.log" >&2
         die "apt-get install minicondor=$VERSION failed in the chroot"
