@@ -136,6 +136,7 @@ class WaitOutcome:
     sent_after_change: int  # too late to block: the storm took longer than the job
     failed: int  # no answer within the timeout, refused connections, non-200
     probe: dict[str, Any]  # a job GET by somebody else while the waiters are blocked
+    timeline_s: dict[str, float | None]  # from the first connect: last sent, probe, change
 
     def summary(self) -> dict[str, Any]:
         """Percentiles in milliseconds, counts, and how the change time was known."""
@@ -152,6 +153,7 @@ class WaitOutcome:
             "sent_after_change": self.sent_after_change, "failed": self.failed,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
             "change_source": self.change_source, "probe": self.probe,
+            "timeline_s": self.timeline_s,
         }
 
 
@@ -193,8 +195,14 @@ def wait_storm(job_url: str, *, clients: int, wait: int, phase: str, probe_url: 
         results = await asyncio.gather(*tasks)
         return list(results), probed
 
+    began = time.time()
     results, (probe_status, probe_sent, probe_end) = asyncio.run(storm())
     changed = change_time()
+    timeline = {"last_request_sent": max((sent for status, sent, _ in results if status != -1),
+                                         default=None),
+                "probe_sent": probe_sent, "change": changed}
+    timeline_s = {key: None if at is None else round(at - began, 3)
+                  for key, at in timeline.items()}
     after, before, late, failed = [], 0, 0, 0
     for status, sent_at, end_at in results:
         if status != 200:
@@ -210,9 +218,10 @@ def wait_storm(job_url: str, *, clients: int, wait: int, phase: str, probe_url: 
         "answered": answered, "timeout_s": probe_timeout,
         "ms": round(1000 * (probe_end - probe_sent), 1) if answered else None,
         "before_change": (answered and changed is not None and probe_end < changed),
+        "sent_after_change": changed is not None and probe_sent >= changed,
     }
     return WaitOutcome(clients, changed, change_source, after, before, late, failed,
-                       probe_summary)
+                       probe_summary, timeline_s)
 
 
 class PhasePoller:

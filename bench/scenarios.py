@@ -216,7 +216,8 @@ def _service_storm(work: Path, kind: str, name: str, options: Options,
         outcome = load.wait_storm(job, clients=options.waiters, wait=60, phase="EXECUTING",
                                   probe_url=probe, change_time=_end_time(job),
                                   change_source="the job's endTime (milliseconds)")
-    return {"settings": env or "defaults", **outcome.summary()}
+        final = requests.get(f"{job}/phase", timeout=30).text.strip()
+    return {"settings": env or "defaults", **outcome.summary(), "phase_after": final}
 
 
 def waits(kind: str, work: Path, options: Options, dachs: Dachs | None) -> dict[str, Any]:
@@ -246,7 +247,9 @@ def dachs_storm(dachs: Dachs, options: Options) -> dict[str, Any]:
                                   probe_url=probe, change_time=poller.change_time,
                                   change_source="/phase polled every 50 ms: midway between "
                                                 "the last poll before and the first after")
-    return {**outcome.summary(), "change_uncertainty_ms": poller.uncertainty_ms}
+    final = requests.get(f"{job}/phase", timeout=30).text.strip()
+    return {**outcome.summary(), "change_uncertainty_ms": poller.uncertainty_ms,
+            "phase_after": final}
 
 
 def server_versions(dachs: Dachs | None) -> dict[str, str | None]:

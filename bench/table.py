@@ -39,7 +39,9 @@ def _wait_cell(found: dict[str, Any] | None) -> str:
     p50 = "—" if found["p50_ms"] is None else f"{found['p50_ms']:g}"
     p99 = "—" if found["p99_ms"] is None else f"{found['p99_ms']:g}"
     probe = found["probe"]
-    if not probe["answered"]:
+    if probe.get("sent_after_change"):
+        seen = "the job changed before the probe: the storm was not in place in time"
+    elif not probe["answered"]:
         seen = f"probe: no answer in {probe['timeout_s']:g} s"
     elif probe["before_change"]:
         seen = f"probe answered in {probe['ms']:g} ms"

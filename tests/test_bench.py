@@ -58,6 +58,9 @@ def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_p
                      + wait["sent_after_change"] + wait["failed"])
         assert wait["clients"] == 10 and accounted == 10
         assert wait["probe"]["timeout_s"] > 0
+        # the waiters blocked on a job that ran and finished normally, after they were sent
+        assert wait["phase_after"] == "COMPLETED"
+        assert wait["timeline_s"]["last_request_sent"] < wait["timeline_s"]["change"]
     assert "dachs" not in sqlite["waits"]
 
     table = report["table_markdown"]
