@@ -8,6 +8,11 @@ dispatcher) through a datagram on its Unix socket in the run directory.
 
 The special id ``"*"`` reaches subscribers that watch every job (the
 dispatcher, which wakes when a job is queued).
+
+Each job has a condition of its own (sharing one lock), so a phase change wakes
+the requests blocked on that job only: with a thousand blocked ``WAIT``
+requests, a change of one job does not wake the other 999 threads.
+:meth:`WakeBus.stop_waiting` (on shutdown) wakes every one of them for good.
 """
 
 from __future__ import annotations
@@ -49,8 +54,10 @@ class WakeBus:
     """
 
     def __init__(self, run_dir: Path | None) -> None:
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()  # guards the counters, the conditions, the stop flag
         self._generations: dict[str, int] = {}
+        self._conditions: dict[str, tuple[threading.Condition, int]] = {}  # job: (cond, waiters)
+        self._stopping = False
         self._listeners: list[Callable[[set[str]], None]] = []
         self._run_dir = _socket_dir(run_dir) if run_dir is not None else None
         self._sock: socket.socket | None = None
@@ -98,10 +105,11 @@ class WakeBus:
                 self._wake_local(ids)
 
     def _wake_local(self, job_ids: set[str]) -> None:
-        with self._cond:
+        with self._mutex:
             for job_id in job_ids | {ANY_JOB}:
                 self._generations[job_id] = self._generations.get(job_id, 0) + 1
-            self._cond.notify_all()
+                if (entry := self._conditions.get(job_id)) is not None:
+                    entry[0].notify_all()
         for listener in list(self._listeners):
             try:
                 listener(job_ids)
@@ -137,23 +145,48 @@ class WakeBus:
     def generation(self, job_id: str) -> int:
         """A counter that grows whenever ``job_id`` is published; read it before checking."""
         self._ensure_socket()
-        with self._cond:
+        with self._mutex:
             return self._generations.get(job_id, 0)
 
     def wait(self, job_id: str, since: int, timeout: float) -> bool:
         """Block until ``job_id`` is published after generation ``since``, or timeout.
 
-        Returns whether a wake-up happened.
+        Returns whether a wake-up happened; once :meth:`stop_waiting` was
+        called, returns ``True`` at once.
         """
         self._ensure_socket()
         deadline = time.monotonic() + max(0.0, timeout)
-        with self._cond:
-            while self._generations.get(job_id, 0) == since:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
+        with self._mutex:
+            cond, count = self._conditions.get(job_id) or (threading.Condition(self._mutex), 0)
+            self._conditions[job_id] = (cond, count + 1)
+            try:
+                while self._generations.get(job_id, 0) == since and not self._stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    cond.wait(remaining)
+                return True
+            finally:
+                cond, count = self._conditions[job_id]
+                if count > 1:
+                    self._conditions[job_id] = (cond, count - 1)
+                else:
+                    del self._conditions[job_id]
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop_waiting` was called: blocked requests should answer now."""
+        return self._stopping
+
+    def stop_waiting(self) -> None:
+        """Wake every blocked :meth:`wait` and make later ones return at once (shutdown).
+
+        Safe from any thread; publishing and subscribers keep working.
+        """
+        with self._mutex:
+            self._stopping = True
+            for cond, _count in self._conditions.values():
+                cond.notify_all()
 
     def subscribe(self, listener: Callable[[set[str]], None]) -> None:
         """Call ``listener(job_ids)`` on every wake-up (the dispatcher's kick)."""

@@ -1,12 +1,21 @@
 """Blocking ``WAIT`` (UWS §2.2.1.2): return when the phase changes, or at the deadline.
 
 The wait is woken by the phase change itself through the :class:`WakeBus`
-(published when the changing transaction commits); a re-read every few
-seconds only guards against a wake-up lost between processes.
+(published when the changing transaction commits); a re-read of the phase now
+and then only guards against a wake-up lost between processes. Those re-reads
+have a budget per process (:data:`RECHECKS_PER_SECOND`), so a thousand blocked
+requests cost the database no more than a few.
+
+Each blocked request holds one request thread (WSGI has no other way), and at
+most ``max_waiters`` are blocked at once per process: the server gives its
+workers that many threads on top of those for ordinary requests
+(:mod:`uws_server.server`), so a crowd of waiters never delays a plain GET.
+On shutdown :meth:`Waiter.shutdown` answers every blocked request at once.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -15,18 +24,58 @@ from ..notify import WakeBus
 from ..phases import WAITABLE, ExecutionPhase
 from .jobs import JobService
 
-#: Longest sleep between two database re-reads while blocked.
+#: Least seconds between two database re-reads of one blocked request.
 SAFETY_RECHECK = 5.0
+#: Most database re-reads per second that all blocked requests of a process make together.
+RECHECKS_PER_SECOND = 20.0
 
 
 class Waiter:
-    """Blocks requests on job phase changes, with a cap on time and on concurrent waiters."""
+    """Blocks requests on job phase changes, with a cap on time and on concurrent waiters.
+
+    Parameters
+    ----------
+    max_wait
+        The longest a request may block, seconds (``UWS_MAX_WAIT``).
+    max_waiters
+        How many requests may be blocked at once (``UWS_MAX_WAITERS``); past
+        that, a ``WAIT`` is answered at once. 0: ``WAIT`` never blocks.
+    """
 
     def __init__(self, jobs: JobService, bus: WakeBus, *, max_wait: int, max_waiters: int) -> None:
         self.jobs = jobs
         self.bus = bus
         self.max_wait = max_wait
-        self._slots = threading.BoundedSemaphore(max(1, max_waiters))
+        self.max_waiters = max(0, max_waiters)
+        self._lock = threading.Lock()
+        self._blocked = 0
+
+    @property
+    def blocked(self) -> int:
+        """How many requests are blocked right now."""
+        return self._blocked
+
+    def shutdown(self) -> None:
+        """Answer every blocked request now and block no new one: the process is stopping.
+
+        Safe to call from any thread (not from a signal handler: it takes a lock).
+        """
+        self.bus.stop_waiting()
+
+    def _enter(self) -> bool:
+        with self._lock:
+            if self._blocked >= self.max_waiters:
+                return False
+            self._blocked += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._blocked -= 1
+
+    def _recheck_interval(self) -> float:
+        """Seconds until a blocked request re-reads its phase: the budget shared out."""
+        return max(SAFETY_RECHECK, self._blocked / RECHECKS_PER_SECOND)
 
     def wait(self, identity: Identity, type_name: str, job_id: str, seconds: int,
              phase: ExecutionPhase | None) -> None:
@@ -43,17 +92,22 @@ class Waiter:
         if start not in WAITABLE or (phase is not None and start is not phase) or seconds == 0:
             return
         timeout = self.max_wait if seconds < 0 else min(seconds, self.max_wait)
-        if timeout <= 0 or not self._slots.acquire(blocking=False):
-            return  # too many blocked requests: answer now rather than hold a worker
+        if timeout <= 0 or self.bus.stopping or not self._enter():
+            return  # too many blocked requests, or stopping: answer now rather than hold on
         try:
             deadline = time.monotonic() + timeout
+            # spread the first re-read: requests that arrive together need not re-read together
+            interval = random.uniform(0.5, 1.0) * self._recheck_interval()
             while True:
                 generation = self.bus.generation(job_id)
+                if self.bus.stopping:
+                    return
                 if self.jobs.phase_of(identity, type_name, job_id) is not start:
                     return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
-                self.bus.wait(job_id, generation, min(remaining, SAFETY_RECHECK))
+                self.bus.wait(job_id, generation, min(remaining, interval))
+                interval = self._recheck_interval()
         finally:
-            self._slots.release()
+            self._leave()
