@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .config import Settings
 from .db import Database, upgrade
 from .jobtypes import service as jobtypes
+from .jobtypes.registry import RegistryService
 from .notify import WakeBus
 from .services import ocps
 from .services.jobs import JobService
@@ -40,6 +41,7 @@ class Components:
     storage: JobStorage
     jobs: JobService
     waiter: Waiter
+    registry: RegistryService
 
 
 def build_components(settings: Settings) -> Components:
@@ -57,7 +59,7 @@ def build_components(settings: Settings) -> Components:
     validators.add(ocps.JOB_TYPE, ocps.check_job)  # the operator's allow-lists
     jobs = JobService(settings, db, storage, validators=validators)
     waiter = Waiter(jobs, bus, max_wait=settings.max_wait, max_waiters=settings.max_waiters)
-    return Components(settings, bus, db, storage, jobs, waiter)
+    return Components(settings, bus, db, storage, jobs, waiter, RegistryService(db))
 
 
 def bootstrap(settings: Settings) -> list[str]:

@@ -17,7 +17,6 @@ from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.errors import PermissionDenied
 from uws_server.executors.base import BackendState, BackendStatus, JobHandle
 from uws_server.identity import ANONYMOUS, Identity
-from uws_server.jobtypes import registry
 from uws_server.jobtypes import service as jobtypes
 from uws_server.models import DispatcherLease
 from uws_server.timeutil import utcnow
@@ -38,11 +37,6 @@ def _dispatcher(parts, executor) -> Dispatcher:
     with parts.db.write() as session:
         session.execute(update(DispatcherLease).values(expires_at=utcnow() - timedelta(1)))
     return Dispatcher(parts, executor)
-
-
-@pytest.fixture
-def client(components):
-    return create_app(components=components).test_client()
 
 
 def _register(client, name: str, **fields: object) -> None:
@@ -167,13 +161,13 @@ def test_registry_writes_need_the_admin_role(components, client, monkeypatch):
     name = unique("admin")
     body = {"manifest": manifest(name), "docker_image": "a:1"}
     user = Identity(name="bob", roles=frozenset({"user"}))
-    with components.db.write() as session, pytest.raises(PermissionDenied):
-        registry.create(session, user, body)
+    with pytest.raises(PermissionDenied):
+        components.registry.create(user, body)
     _register(client, name)
-    with components.db.write() as session, pytest.raises(PermissionDenied):
-        registry.edit(session, user, name, "1.0.0", {"is_paused": True})
-    with components.db.write() as session, pytest.raises(PermissionDenied):
-        registry.create(session, ANONYMOUS, body)
+    with pytest.raises(PermissionDenied):
+        components.registry.edit(user, name, "1.0.0", {"is_paused": True})
+    with pytest.raises(PermissionDenied):
+        components.registry.create(ANONYMOUS, body)
     monkeypatch.setattr("uws_server.api.jobtypes.current_identity", lambda: user)
     refused = client.patch(f"/v6/job-types/{name}/1.0.0/", json={"is_paused": True})
     assert refused.status_code == 403 and "admin" in refused.json["detail"]

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidParameter, ResourceNotFound, UnknownJobType
 from ..models import Job, JobEvent, JobType, JobTypeRevision
 from ..phases import ExecutionPhase
-from .registry import get_version
 from .service import version_key
 
 P = ExecutionPhase
@@ -82,8 +81,11 @@ def sort_by(items: list[Any], order: Sequence[str], get: Callable[[Any, str], An
     result = list(items)
     for spec in reversed(order):
         name = spec.lstrip("-")
-        result.sort(key=lambda item, n=name: _sort_key(get(item, n)),
-                    reverse=spec.startswith("-"))
+
+        def key(item: Any, field_name: str = name) -> tuple[Any, ...]:
+            return _sort_key(get(item, field_name))
+
+        result.sort(key=key, reverse=spec.startswith("-"))
     return result
 
 
@@ -94,13 +96,30 @@ def _type_value(job_type: JobType, name: str) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def find_version(session: Session, name: str, version: str) -> JobType | None:
+    """One version of a job type, or ``None``."""
+    return session.scalars(select(JobType).where(JobType.name == name,
+                                                 JobType.version == version)).one_or_none()
+
+
+def get_version(session: Session, name: str, version: str) -> JobType:
+    """One version of a job type; 404 when the name or the version is unknown."""
+    found = find_version(session, name, version)
+    if found is None:
+        if session.scalars(select(JobType.id).where(JobType.name == name).limit(1)).first():
+            raise UnknownJobType(f"job type {name!r} has no version {version!r}")
+        raise UnknownJobType(f"no job type named {name!r}")
+    return found
+
+
 def _all(session: Session) -> list[tuple[JobType, JobTypeRevision]]:
     """Every job type version with its current revision."""
-    return list(session.execute(
+    rows = session.execute(
         select(JobType, JobTypeRevision).join(
             JobTypeRevision, (JobTypeRevision.job_type_id == JobType.id)
             & (JobTypeRevision.revision_num == JobType.revision_num))
-        .order_by(JobType.name, JobType.id)).tuples())
+        .order_by(JobType.name, JobType.id))
+    return [(job_type, revision) for job_type, revision in rows]
 
 
 def _matches(job_type: JobType, revision: JobTypeRevision, filters: Filters) -> bool:
@@ -227,10 +246,10 @@ def status(session: Session, started: datetime, ended: datetime, is_active: bool
         key = (phase, _category(phase, error_type))
         slot = counts.setdefault(type_id, {})
         if key in slot:
-            slot[key].count += count
-            if latest is not None and (slot[key].most_recent is None
-                                       or latest > slot[key].most_recent):
-                slot[key].most_recent = latest
+            found = slot[key]
+            found.count += count
+            if latest is not None and (found.most_recent is None or latest > found.most_recent):
+                found.most_recent = latest
         else:
             slot[key] = StatusCount(phase, key[1], count, latest)
     types = sorted(_types_by_id(session).values(),

@@ -1,4 +1,8 @@
-"""The job-type registry's writes: validate, register (POST) and edit (PATCH) job types.
+"""The job-type registry (Scale's v6 API) as a service: :class:`RegistryService`.
+
+Like :class:`~uws_server.services.jobs.JobService`, every method owns its
+transaction, so the HTTP handlers only parse, call and render. Reads are in
+:mod:`.queries`; writes (validate, register with POST, edit with PATCH) here.
 
 Every write is an operator action: the caller must be an admin. A request is
 checked as a whole first (manifest against Seed 1.0.0 and the extra checks,
@@ -11,18 +15,22 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import PermissionDenied, UnknownJobType, UWSError
+from ..db import Database
+from ..errors import PermissionDenied, UWSError
 from ..identity import Identity
-from ..models import JobType
+from ..models import JobType, JobTypeRevision
 from ..timeutil import utcnow
+from . import queries
 from . import service as jobtypes
 from .config import check_configuration
+from .queries import Filters, NameSummary, StatusCount, SystemFailure, find_version, get_version
 from .seed import SECRET_MASK, Problem, check_manifest, normalize_manifest
 
 log = logging.getLogger(__name__)
@@ -183,30 +191,15 @@ def check_request(body: Any, session: Session | None = None) -> Validation:
     stored = None
     if request.manifest is not None and session is not None:
         job = request.manifest["job"]
-        existing = _find(session, job["name"], job["jobVersion"])
+        existing = find_version(session, job["name"], job["jobVersion"])
         stored = existing.configuration if existing is not None else None
     _check_config(request, request.manifest, stored)
     return request.validation
 
 
-def validate(session: Session, body: Any) -> Validation:
+def _validate(session: Session, body: Any) -> Validation:
     """``POST /v6/job-types/validation/``: what POSTing ``body`` would find wrong."""
     return check_request(body, session)
-
-
-def _find(session: Session, name: str, version: str) -> JobType | None:
-    return session.scalars(select(JobType).where(JobType.name == name,
-                                                 JobType.version == version)).one_or_none()
-
-
-def get_version(session: Session, name: str, version: str) -> JobType:
-    """One version of a job type; 404 when the name or the version is unknown."""
-    found = _find(session, name, version)
-    if found is None:
-        if session.scalars(select(JobType.id).where(JobType.name == name).limit(1)).first():
-            raise UnknownJobType(f"job type {name!r} has no version {version!r}")
-        raise UnknownJobType(f"no job type named {name!r}")
-    return found
 
 
 def _apply(job_type: JobType, fields: dict[str, Any], configuration: dict[str, Any] | None,
@@ -233,7 +226,7 @@ def _apply(job_type: JobType, fields: dict[str, Any], configuration: dict[str, A
     return changed
 
 
-def create(session: Session, identity: Identity, body: Any) -> tuple[JobType, bool, Validation]:
+def _create(session: Session, identity: Identity, body: Any) -> tuple[JobType, bool, Validation]:
     """``POST /v6/job-types/``: a new job type, a new version, or a new revision.
 
     Returns
@@ -255,7 +248,7 @@ def create(session: Session, identity: Identity, body: Any) -> tuple[JobType, bo
     existing = None
     if request.manifest is not None:
         job = request.manifest["job"]
-        existing = _find(session, job["name"], job["jobVersion"])
+        existing = find_version(session, job["name"], job["jobVersion"])
     configuration = _check_config(request, request.manifest,
                                   existing.configuration if existing else None)
     if not request.validation.is_valid or request.manifest is None:
@@ -270,8 +263,8 @@ def create(session: Session, identity: Identity, body: Any) -> tuple[JobType, bo
     return job_type, created, request.validation
 
 
-def edit(session: Session, identity: Identity, name: str, version: str, body: Any
-         ) -> Validation:
+def _edit(session: Session, identity: Identity, name: str, version: str, body: Any
+          ) -> Validation:
     """``PATCH /v6/job-types/{name}/{version}/``: change fields; a new manifest or image
     adds a revision.
 
@@ -299,6 +292,7 @@ def edit(session: Session, identity: Identity, name: str, version: str, body: An
                                       for p in errors]
     if not request.validation.is_valid:
         raise InvalidJobType(request.validation)
+    assert manifest is not None  # a "manifest" field that is not one is an error above
     image = request.fields.get("docker_image", job_type.docker_image)
     if manifest != current.manifest or image != current.docker_image:
         _, revision, _ = jobtypes.register_manifest(session, manifest, docker_image=image)
@@ -309,3 +303,131 @@ def edit(session: Session, identity: Identity, name: str, version: str, body: An
                  ", ".join(sorted(k for k in request.fields if k != "manifest")))
     session.flush()
     return request.validation
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What ``POST /v6/job-types/`` did: the version as it now is, and whether it is new."""
+
+    job_type: JobType
+    revision: JobTypeRevision  # the version's current revision
+    created: bool  # a new version or revision (201), not an update of fields (200)
+    validation: Validation  # its warnings
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """Revisions of one job type version, with the name's versions (oldest first) that
+    their documents summarise."""
+
+    job_type: JobType
+    items: list[JobTypeRevision]
+    versions: list[str]
+
+
+class RegistryService:
+    """The job-type registry: reads, validation, registration and edits.
+
+    Every method opens and ends its own transaction (a write that raises
+    writes nothing). What it returns is fully loaded, ready to render after
+    the session is closed (sessions do not expire objects on commit).
+
+    Parameters
+    ----------
+    db
+        The database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- reading ---------------------------------------------------------------------------
+    def names(self, filters: Filters, order: Sequence[str]) -> list[NameSummary]:
+        """``/v6/job-type-names/``: names matching ``filters``, by ``order``."""
+        with self.db.read() as session:
+            return queries.list_names(session, filters, order)
+
+    def types(self, filters: Filters, order: Sequence[str]) -> list[JobType]:
+        """``/v6/job-types/``: versions matching ``filters``, by ``order``."""
+        with self.db.read() as session:
+            return queries.list_types(session, filters, order)
+
+    def versions(self, name: str, is_active: bool | None) -> list[JobType]:
+        """``/v6/job-types/{name}/``: the versions of a name, newest first; 404 if none."""
+        with self.db.read() as session:
+            return queries.versions_of(session, name, is_active)
+
+    def details(self, name: str, version: str) -> tuple[JobType, JobTypeRevision]:
+        """``/v6/job-types/{name}/{version}/``: a version and its current revision."""
+        with self.db.read() as session:
+            job_type = get_version(session, name, version)
+            return job_type, jobtypes.current_revision(session, job_type)
+
+    def revisions(self, name: str, version: str) -> Revisions:
+        """``.../revisions/``: a version's revisions, newest first."""
+        with self.db.read() as session:
+            job_type, items = queries.revisions_of(session, name, version)
+            return Revisions(job_type, items, self._versions(session, name))
+
+    def revision(self, name: str, version: str, number: int) -> Revisions:
+        """``.../revisions/{number}/``: that one revision (404 if it does not exist)."""
+        with self.db.read() as session:
+            job_type, found = queries.revision_of(session, name, version, number)
+            return Revisions(job_type, [found], self._versions(session, name))
+
+    @staticmethod
+    def _versions(session: Session, name: str) -> list[str]:
+        return [t.version for t in reversed(queries.versions_of(session, name, None))]
+
+    def status(self, started: datetime, ended: datetime, is_active: bool | None
+               ) -> list[tuple[JobType, list[StatusCount]]]:
+        """``/v6/job-types/status/``: job counts by phase per version within a time range."""
+        with self.db.read() as session:
+            return queries.status(session, started, ended, is_active)
+
+    def pending(self) -> list[tuple[JobType, int, datetime]]:
+        """``/v6/job-types/pending/``: queued jobs per version, the longest waiting first."""
+        with self.db.read() as session:
+            return queries.pending(session)
+
+    def running(self) -> list[tuple[JobType, int, datetime]]:
+        """``/v6/job-types/running/``: executing jobs per version, the longest running first."""
+        with self.db.read() as session:
+            return queries.running(session)
+
+    def system_failures(self) -> list[SystemFailure]:
+        """``/v6/job-types/system-failures/``: ERROR jobs with a system reason, grouped."""
+        with self.db.read() as session:
+            return queries.system_failures(session)
+
+    # -- writing ---------------------------------------------------------------------------
+    def validate(self, body: Any) -> Validation:
+        """What registering ``body`` would find wrong; writes nothing (and needs no role)."""
+        with self.db.read() as session:
+            return _validate(session, body)
+
+    def create(self, identity: Identity, body: Any) -> Registered:
+        """Register a job type, a new version or a new revision, or update one's fields.
+
+        Raises
+        ------
+        PermissionDenied
+            The caller is not an admin.
+        InvalidJobType
+            The request has errors; nothing was written.
+        """
+        with self.db.write() as session:
+            job_type, created, checked = _create(session, identity, body)
+            revision = jobtypes.current_revision(session, job_type)
+        return Registered(job_type, revision, created, checked)
+
+    def edit(self, identity: Identity, name: str, version: str, body: Any) -> Validation:
+        """Change a version's fields; a new manifest or image adds a revision.
+
+        Raises
+        ------
+        PermissionDenied, UnknownJobType, InvalidJobType
+            Nothing was written.
+        """
+        with self.db.write() as session:
+            return _edit(session, identity, name, version, body)

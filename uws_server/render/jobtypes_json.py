@@ -131,7 +131,7 @@ def page(items: Sequence[Any], render: Callable[[Any], dict[str, Any]], *, numbe
     chunk = items[start:start + size]
 
     def link(target: int) -> str:
-        kept = [(k, v) for k, v in args if k != "page"] + [("page", str(target))]
+        kept = [(k, v) for k, v in args if k.lower() != "page"] + [("page", str(target))]
         return f"{url}?{urlencode(kept)}"
 
     return {"count": len(items),
