@@ -52,9 +52,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real ``uws-server serve`` process on a free port, one per database."""
+    """A real ``uws-server serve`` process on a free port, one per database.
+
+    It may fetch inputs from 127.0.0.1 (the tests' file servers), which the SSRF
+    guard refuses by default; tests/hardening proves that default on servers of its own.
+    """
     data_dir = tmp_path_factory.mktemp("data")
-    with LiveServer.start(data_dir, database_url) as live:
+    with LiveServer.start(data_dir, database_url, UWS_URL_ALLOW="127.0.0.1/32") as live:
         yield live
 
 

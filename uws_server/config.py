@@ -88,6 +88,12 @@ class Settings:
     url_allow: str = ""
     url_deny: str = ""
     fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
+    # SSRF guard (uws_server.urlguard): networks (CIDR) and host patterns, comma- or
+    # space-separated. By default loopback, link-local, private, unique-local and every other
+    # non-global address is refused; allow opens some, deny (which wins) closes more.
+    url_allow: str = ""
+    url_deny: str = ""
+    fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
     unknown_grace: float = 120.0  # seconds a backend may not know a job before ERROR
     ocps_allowed_commands: str = ""  # OCPS dialect: exact command strings allowed, one per line

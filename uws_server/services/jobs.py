@@ -34,6 +34,7 @@ from ..models import Job, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
+from ..urlguard import url_policy
 from .params import ParamValue, Upload, collect, single, split_control
 from .transitions import transition
 from .validators import JobValidators
@@ -170,7 +171,8 @@ class JobService:
         with self.db.read() as session:
             resolved = jobtypes.resolve(session, type_name, version)
         values = collect(resolved.interface, job_params, uploads,
-                         allow_urls=self.settings.allow_url_inputs, require_all=True)
+                         allow_urls=self.settings.allow_url_inputs, require_all=True,
+                         url_policy=url_policy(self.settings))
         self.validators.check(self.settings, resolved.job_type.name,
                               {name: [e.value for e in entries]
                                for name, entries in values.items()})
@@ -329,7 +331,8 @@ class JobService:
                 raise WrongPhase(f"cannot change parameters of job {job_id}: it is {job.phase}, "
                                  "not PENDING")
             values = collect(jobtypes.interface_of(job.revision), params, uploads,
-                             allow_urls=self.settings.allow_url_inputs, require_all=False)
+                             allow_urls=self.settings.allow_url_inputs, require_all=False,
+                             url_policy=url_policy(self.settings))
             merged = {p.name: [p.value] for p in job.parameters}
             merged.update({name: [e.value for e in entries] for name, entries in values.items()})
             self.validators.check(self.settings, job.job_type_name, merged)

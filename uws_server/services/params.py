@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ..errors import InvalidParameter
 from ..jobtypes.seed import InputSpec, JobTypeInterface, argv_word, coerce_value
+from ..urlguard import UrlPolicy, UrlRefused, check_url
 
 CONTROL_NAMES = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "VERSION",
                            "ACTION"})
@@ -66,15 +67,28 @@ def single(control: Mapping[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
-def _check_url(spec: InputSpec, value: str, allow_urls: bool) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+def _check_url(spec: InputSpec, value: str, allow_urls: bool, policy: UrlPolicy | None) -> str:
+    """A file input's URL, judged by the SSRF guard as far as it can be without DNS.
+
+    Names that resolve to refused addresses are refused when fetched (the job
+    ends in ERROR saying so): the guard checks the address actually connected to.
+    """
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
         raise InvalidParameter(
             f"{spec.name}: a file input takes an uploaded file (multipart part, or "
             f"'param:<part>') or an http(s) URL, got {value[:80]!r}"
         )
     if not allow_urls:
         raise InvalidParameter(f"{spec.name}: inputs by URL are disabled on this service")
+    if policy is not None:
+        try:
+            check_url(value, policy)
+        except UrlRefused as exc:
+            raise InvalidParameter(f"{spec.name}: URL refused: {exc}") from None
     return value
 
 
@@ -85,6 +99,7 @@ def collect(
     *,
     allow_urls: bool,
     require_all: bool,
+    url_policy: UrlPolicy | None = None,
 ) -> dict[str, list[ParamValue]]:
     """Check job parameters against the interface.
 
@@ -98,6 +113,8 @@ def collect(
         Multipart file parts by part name.
     allow_urls
         Whether file inputs may be given as URLs.
+    url_policy
+        The SSRF guard's policy URLs are checked against (``UWS_URL_ALLOW``/``DENY``).
     require_all
         Whether every required input must be present (at creation).
 
@@ -129,7 +146,8 @@ def collect(
                 entries = [ParamValue(spec.name, "", True, upload=f) for f in files]
             else:
                 entries = [ParamValue(spec.name, "", True,
-                                      url=_check_url(spec, raw.strip(), allow_urls))]
+                                      url=_check_url(spec, raw.strip(), allow_urls,
+                                                     url_policy))]
         else:
             if "\x00" in raw:  # no database text column can store it
                 raise InvalidParameter(f"{spec.name}: contains a NUL character")
