@@ -1,5 +1,16 @@
 """Error responses: the right status and one line that says what was wrong.
 
+One shape per front door, whatever produced the error (a service exception,
+routing's 404, a 405 with its ``Allow`` header, a 413, a 500):
+
+- ``/uws`` and everything outside the JSON doors (pyvo, curl, browsers): the
+  line as ``text/plain``, or ``{"error": line, "status": code}`` when JSON was
+  asked for (``Accept: application/json``, ``?format=json``), like every UWS
+  resource;
+- ``/v6`` (Scale) and ``/api/v1`` (OCPS, a FastAPI server): always
+  ``{"detail": line}``, as Django REST framework and FastAPI answer. A door
+  declares this with :func:`detail_door`.
+
 Never a stack trace: unexpected exceptions are logged with their trace and
 answered with a 500 whose body says only that, and where to look.
 """
@@ -7,9 +18,11 @@ answered with a 500 whose body says only that, and where to look.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, has_request_context, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import UWSError
@@ -19,43 +32,44 @@ from .http import json_response, text_response, wants_json
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str) -> Response:
-    """One line of text (or ``{"error", "status"}`` when JSON was asked for)."""
-    line = " ".join(message.split())
-    try:
-        as_json = wants_json()
-    except Exception:  # before a request context exists
-        as_json = False
-    if as_json:
-        return json_response({"error": line, "status": status}, status)
-    return text_response(line + "\n", status)
+#: Where an app keeps the URL prefixes of its ``{"detail"}`` doors (see ``detail_door``).
+_DETAIL_DOORS = "uws.detail_doors"
 
 
-def detail_errors(prefix: str) -> Callable[[Response], Response]:
-    """An after-request hook turning every error under ``prefix`` into ``{"detail": ...}``.
+def detail_door(bp: Blueprint) -> None:
+    """Declare that every error under ``bp``'s URL prefix answers ``{"detail": "line"}``.
 
-    The JSON front doors that follow Scale's and OCPS's style (``/v6``,
-    ``/api/v1``) answer errors that way, whatever produced them (a service
-    exception, a 404 from routing, a 405 with its ``Allow`` header).
+    A prefix, not the blueprint, decides: routing's 404 and 405 belong to no
+    blueprint, yet ``/v6/nothing`` must answer in the ``/v6`` shape.
     """
+    def record(state: BlueprintSetupState) -> None:
+        if state.url_prefix:
+            state.app.extensions.setdefault(_DETAIL_DOORS, set()).add(state.url_prefix)
 
-    def convert(response: Response) -> Response:
-        if not request.path.startswith(prefix) or response.status_code < 400:
-            return response
-        if response.mimetype == "application/json":
-            doc = response.get_json(silent=True)
-            if not isinstance(doc, dict) or "detail" in doc or "error" not in doc:
-                return response
-            detail = str(doc["error"])
-        else:
-            detail = " ".join(response.get_data(as_text=True).split()) or response.status
-        converted = json_response({"detail": detail}, response.status_code)
-        for key in ("Allow", "WWW-Authenticate"):
-            if key in response.headers:
-                converted.headers[key] = response.headers[key]
-        return converted
+    bp.record(record)
 
-    return convert
+
+def _in_detail_door() -> bool:
+    path = request.path
+    return any(path == prefix or path.startswith(prefix.rstrip("/") + "/")
+               for prefix in current_app.extensions.get(_DETAIL_DOORS, ()))
+
+
+def error_response(status: int, message: str, *,
+                   extra: Mapping[str, Any] | None = None) -> Response:
+    """The error in the shape of the request's front door (see the module docstring).
+
+    ``extra`` fields join the JSON shapes (a rejected job type's validation);
+    the text shape is the message alone.
+    """
+    line = " ".join(message.split())
+    if not has_request_context():
+        return text_response(line + "\n", status)
+    if _in_detail_door():
+        return json_response({"detail": line, **(extra or {})}, status)
+    if wants_json():
+        return json_response({"error": line, "status": status, **(extra or {})}, status)
+    return text_response(line + "\n", status)
 
 
 def register(app: Flask) -> None:
@@ -86,7 +100,7 @@ def register(app: Flask) -> None:
             message = f"malformed request: {exc.description}"
         response = error_response(exc.code or 500, message)
         for key, value in exc.get_headers():
-            if key.lower() == "allow":
+            if key.lower() in {"allow", "www-authenticate"}:
                 response.headers[key] = value
         return response
 

@@ -2,9 +2,9 @@
 
 Thin handlers: parse the query or body, call one :class:`RegistryService`
 method, render. Every answer is JSON, errors too: ``{"detail": "one line"}``
-with the status, and for a rejected job type also ``is_valid``, ``errors`` and
-``warnings``. Routes have Scale's trailing slashes and also answer without them
-(no redirect).
+with the status (see :func:`.errors.detail_door`), and for a rejected job type
+also ``is_valid``, ``errors`` and ``warnings``. Routes have Scale's trailing
+slashes and also answer without them (no redirect).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from ..jobtypes.registry import InvalidJobType, RegistryService
 from ..render import jobtypes_json as render
 from ..timeutil import parse_utc, utcnow
 from . import http
-from .errors import detail_errors
+from .errors import detail_door, error_response
 from .http import bool_value, current_identity, int_value, json_response, one_value, values_of
 
 bp = Blueprint("jobtypes", __name__, url_prefix="/v6")
+detail_door(bp)
 
 _DURATION = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?"
                        r"(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
@@ -194,8 +195,5 @@ def edit(name: str, version: str) -> Response:
 
 @bp.errorhandler(InvalidJobType)
 def _invalid(exc: InvalidJobType) -> Response:
-    return json_response({"detail": " ".join(exc.message.split()),
-                          **exc.validation.as_dict()}, exc.status)
-
-
-bp.after_app_request(detail_errors("/v6"))
+    """The one-line ``detail`` and the whole validation (``is_valid``, ``errors``...)."""
+    return error_response(exc.status, exc.message, extra=exc.validation.as_dict())

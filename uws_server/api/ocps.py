@@ -19,10 +19,11 @@ from ..services import ocps
 from ..services.jobs import JobService
 from ..services.views import JobView
 from . import http
-from .errors import detail_errors
+from .errors import detail_door
 from .http import current_identity, json_response
 
 bp = Blueprint("ocps", __name__, url_prefix="/api/v1")
+detail_door(bp)  # errors are FastAPI's {"detail": ...}, as the original OCPS server answers
 TYPE = ocps.JOB_TYPE
 
 
@@ -130,7 +131,3 @@ def delete_job(job_id: str) -> Response:
         job = _get(job_id)
     jobs.delete(identity, TYPE, job_id)
     return json_response(render.job_object(_api_url(), job))
-
-
-# -- errors ---------------------------------------------------------------------------------
-bp.after_app_request(detail_errors("/api/v1"))
