@@ -46,7 +46,8 @@ USER 1000:1000
 # UWS_HOST=0.0.0.0 so that a published port reaches the server. There is no
 # authentication yet: whoever reaches the port can create, run and delete jobs. Publish it
 # on loopback (docker run -p 127.0.0.1:8080:8080 ...) or behind an authenticating proxy
-# until user accounts land.
+# until user accounts land. The service answers to Host localhost/127.0.0.1 with port 8080
+# only: published on another port or name, set UWS_BASE_URL or UWS_ALLOWED_HOSTS.
 ENV UWS_DATA_DIR=/data \
     UWS_HOST=0.0.0.0 \
     UWS_PORT=8080

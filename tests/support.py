@@ -131,9 +131,10 @@ class LiveServer:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if requests.get(f"{server.url}/uws", timeout=2).status_code == 200:
+                    # 401: up, with authentication required (users exist)
+                    if requests.get(f"{server.url}/uws", timeout=2).status_code in (200, 401):
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start:\n{server.log()}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from .config import Settings, load_settings
 from .server_header import SERVER_HEADER
 from .wiring import Components, build_components
+
+#: Endpoints anybody may call without credentials: they show nothing about jobs.
+PUBLIC_ENDPOINTS = frozenset({"root.index", "static"})
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
 EXTENSION_KEY = "uws"
@@ -21,14 +24,22 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.extensions[EXTENSION_KEY] = parts
 
-    from .api import errors, ocps, root, uws
+    from .api import errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
+    from .api.http import current_identity
 
     errors.register(app)
+    guards.register(app, settings)  # host, origin, media type, UTF-8: before any blueprint
     app.register_blueprint(root.bp)
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
+
+    @app.before_request
+    def _authenticate() -> None:
+        """Who is calling, before anything else: a 401 comes before any other answer."""
+        if request.endpoint is not None and request.endpoint not in PUBLIC_ENDPOINTS:
+            current_identity()
 
     @app.after_request
     def _server_header(response: Response) -> Response:

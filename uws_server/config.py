@@ -69,7 +69,7 @@ class Settings:
     jobtypes_dir: str = ""  # extra Seed manifests to register at start-up
     load_example_jobtypes: bool = True
     max_wait: int = 60  # cap of a blocking WAIT, seconds
-    max_waiters: int = 64  # concurrent blocked requests per process
+    max_waiters: int = 1000  # blocked WAITs per process, each on a thread of its own
     wake_via_database: bool = True  # PostgreSQL: also wake waiters on other hosts (NOTIFY)
     default_duration: int = 3600  # executionDuration of a new job, seconds
     max_duration: int = 86400  # the largest executionDuration a client may set
@@ -88,17 +88,21 @@ class Settings:
     url_allow: str = ""
     url_deny: str = ""
     fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
-    # SSRF guard (uws_server.urlguard): networks (CIDR) and host patterns, comma- or
-    # space-separated. By default loopback, link-local, private, unique-local and every other
-    # non-global address is refused; allow opens some, deny (which wins) closes more.
-    url_allow: str = ""
-    url_deny: str = ""
-    fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
     unknown_grace: float = 120.0  # seconds a backend may not know a job before ERROR
     ocps_allowed_commands: str = ""  # OCPS dialect: exact command strings allowed, one per line
     ocps_allowed_repos: str = ""  # OCPS dialect: git URL prefixes allowed, one per line
     service_name: str = "uws-server"  # tag on backend jobs; unique per instance
+    # Who may call (docs/auth.md): anonymous callers are auto | none | read | write; "auto" is
+    # an anonymous operator while no user exists and no proxy is configured, else 401.
+    anonymous: str = "auto"
+    trusted_proxy_header: str = ""  # e.g. X-Auth-Request-User; empty: no proxy
+    trusted_proxies: str = "127.0.0.1/32, ::1/128"  # where the proxy header is believed from
+    # Per-user quotas (0 = no limit); `uws-server user quota` overrides them per user.
+    quota_active_jobs: int = 0
+    quota_stored_jobs: int = 0
+    quota_upload_bytes_per_job: int = 0
+    quota_upload_bytes_total: int = 0
     log_level: str = "INFO"
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
@@ -244,6 +248,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("UWS_LOCAL_CONCURRENCY: must be at least 1")
     if settings.max_wait < 0:
         raise ConfigError("UWS_MAX_WAIT: must not be negative")
+    if settings.max_waiters < 0:
+        raise ConfigError("UWS_MAX_WAITERS: must not be negative (0: WAIT never blocks)")
     if not 1 <= settings.max_parameter_chars < MAX_ARG_BYTES:
         raise ConfigError(f"UWS_MAX_PARAMETER_CHARS: must be from 1 to {MAX_ARG_BYTES - 1} "
                           "(one argument of a command line holds at most that many bytes)")
@@ -253,6 +259,19 @@ def _check(settings: Settings) -> None:
     if settings.log_format not in LOG_FORMATS:
         raise ConfigError(f"UWS_LOG_FORMAT: expected 'text' or 'json', got "
                           f"{settings.log_format!r}")
+    if settings.anonymous not in {"auto", "none", "read", "write"}:
+        raise ConfigError(f"UWS_ANONYMOUS: expected auto, none, read or write, got "
+                          f"{settings.anonymous!r}")
+    try:
+        from .auth.authenticator import parse_networks
+
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"UWS_TRUSTED_PROXIES: {exc}") from None
+    for name in ("quota_active_jobs", "quota_stored_jobs", "quota_upload_bytes_per_job",
+                 "quota_upload_bytes_total"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"UWS_{name.upper()}: must not be negative (0: no limit)")
     _check_executor(settings)
 
 

@@ -9,14 +9,15 @@ and lets callers match control names in upper case.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any, cast
 
-from flask import Response, current_app, request, send_file
+from flask import Response, current_app, g, request, send_file
 
 from ..config import Settings
 from ..errors import InvalidParameter, ResourceNotFound
-from ..identity import UNAUTHENTICATED_OPERATOR, Identity
+from ..identity import Identity
 from ..phases import ExecutionPhase
 from ..storage import JobStorage
 from ..wiring import Components
@@ -36,7 +37,7 @@ def request_params(*, include_body: bool = True) -> list[tuple[str, str]]:
     if not include_body:
         return _without_nul(pairs)
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        body = json_body()
         if not isinstance(body, dict):
             raise InvalidParameter("request body: expected a JSON object of parameters")
         for name, value in body.items():
@@ -45,6 +46,24 @@ def request_params(*, include_body: bool = True) -> list[tuple[str, str]]:
         return _without_nul(pairs)
     pairs += [(k, v) for k, vs in request.form.lists() for v in vs]
     return _without_nul(pairs)
+
+
+def is_json_type(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type: never a type a cross-site form can send."""
+    return mimetype == "application/json" or (mimetype.startswith("application/")
+                                              and mimetype.endswith("+json"))
+
+
+def json_body() -> Any:
+    """The request body parsed as JSON (any media type; the edge guards check it first).
+
+    Through :class:`~.bodies.StrictRequest` and :mod:`uws_server.safejson`: invalid
+    UTF-8, malformed JSON, nesting deeper than ``safejson.MAX_DEPTH``, NUL characters
+    and non-finite numbers are a 400 naming the problem, never a 500.
+    """
+    if not request.get_data(cache=True):
+        raise InvalidParameter("request body: empty, expected JSON")
+    return request.get_json(force=True)
 
 
 def _without_nul(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -161,14 +180,24 @@ def send_job_file(storage: JobStorage, job_id: str, relative: str, *,
 
     ``relative`` may not leave the job's directory (``UnsafePath``, a 404);
     a file that is gone is a 404 saying ``missing``. Answers conditional
-    requests (ETag, ``If-Modified-Since``) and ranges.
+    requests (ETag, ``If-Modified-Since``) and ranges. The file is opened by
+    :meth:`~uws_server.storage.JobStorage.open_file`, which follows no
+    symlink: a job cannot make the service read a file outside its directory,
+    even by swapping a path after it was checked.
     """
-    path = storage.resolve(job_id, relative)
-    if not path.is_file():
-        raise ResourceNotFound(missing)
+    try:
+        handle = storage.open_file(job_id, relative)
+    except FileNotFoundError:
+        raise ResourceNotFound(missing) from None
+    info = os.fstat(handle.fileno())
+    response = send_file(handle, mimetype=mime_type or "application/octet-stream",
+                         download_name=relative.rsplit("/", 1)[-1], conditional=False,
+                         etag=f"{info.st_mtime_ns:x}-{info.st_size:x}",
+                         last_modified=info.st_mtime)
+    response.content_length = info.st_size
     # Flask builds it with the app's response class: a flask Response, typed as Werkzeug's
-    return cast(Response, send_file(path, mimetype=mime_type or "application/octet-stream",
-                                    conditional=True, download_name=path.name))
+    return cast(Response, response.make_conditional(request, accept_ranges=True,
+                                                     complete_length=info.st_size))
 
 
 def see_other(location: str) -> Response:
@@ -196,10 +225,13 @@ def base_url() -> str:
 
 
 def current_identity() -> Identity:
-    """Who is calling.
+    """Who is calling (``auth.authenticator``), worked out once per request.
 
-    Authentication is not there yet: every caller is anonymous (jobs have no
-    owner) and trusted as an operator, which suits the embedded default bound
-    to 127.0.0.1. Authentication will replace this one function.
+    Raises :class:`~uws_server.errors.NotAuthenticated` (401) for missing or bad
+    credentials where they are required.
     """
-    return UNAUTHENTICATED_OPERATOR
+    identity: Identity | None = g.get("uws_identity")
+    if identity is None:
+        identity = components().auth.identify(request.headers, request.remote_addr)
+        g.uws_identity = identity
+    return identity

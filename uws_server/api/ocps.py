@@ -13,7 +13,6 @@ from flask import Blueprint, Response, request
 
 from ..config import Settings
 from ..errors import InvalidParameter, JobNotFound, ResourceNotFound
-from ..phases import ACTIVE, ExecutionPhase
 from ..render import ocps_json as render
 from ..services import ocps
 from ..services.jobs import JobService
@@ -48,7 +47,7 @@ def _get(job_id: str) -> JobView:
 def create_job() -> Response:
     """``PUT /job``: create and start ``replicas`` (default 1) jobs; 200 with the first one."""
     ocps.require_configured(_settings())
-    body = request.get_json(silent=True, force=True)
+    body = http.json_body()  # 400 naming what is wrong: malformed, deep, NUL, not UTF-8
     if body is None:
         raise InvalidParameter("request body: expected a JSON object (malformed or empty JSON)")
     wanted = ocps.parse_request(_settings(), body)
@@ -124,10 +123,7 @@ def get_result(job_id: str, index: int) -> Response:
 @bp.delete("/job/<job_id>")
 def delete_job(job_id: str) -> Response:
     """Abort the job if it is still going, destroy it; 200 with the job as it was last."""
-    jobs, identity = _jobs(), current_identity()
-    job = _get(job_id)
-    if ExecutionPhase(job.phase) in ACTIVE or job.phase == ExecutionPhase.PENDING:
-        jobs.abort(identity, TYPE, job_id)
-        job = _get(job_id)
-    jobs.delete(identity, TYPE, job_id)
+    _get(job_id)  # the answer shows the job: READ is needed too
+    job = _jobs().delete(current_identity(), TYPE, job_id, abort_first=True)
+    assert job is not None
     return json_response(render.job_object(_api_url(), job))

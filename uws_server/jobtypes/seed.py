@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 
+from .. import safejson
 from ..resources import schema_path
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_-]+)\}")
@@ -266,9 +267,9 @@ def coerce_value(spec: InputSpec, raw: str) -> Any:
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind in {"array", "object"}:
         try:
-            value = json.loads(raw)
-        except ValueError:
-            raise ValueError(f"expected a JSON {kind}, got {raw!r}") from None
+            value = safejson.loads(raw)  # json.loads raises RecursionError on deep nesting
+        except ValueError as exc:
+            raise ValueError(f"expected a JSON {kind} ({exc}), got {raw[:80]!r}") from None
         expected = list if kind == "array" else dict
         if not isinstance(value, expected):
             raise ValueError(f"expected a JSON {kind}, got {raw!r}")
