@@ -21,6 +21,10 @@ from tests.support import LiveServer, server_with_own_database
 COMMAND = "cd $JOB_SOURCE_DIR && bash bin/pipetask.sh"
 FAIL_COMMAND = "cd $JOB_SOURCE_DIR && bash bin/fail.sh"
 SLOW_COMMAND = "cd $JOB_SOURCE_DIR && bash bin/slow.sh"
+#: A command that needs no repository: it records what it finds in $JOB_SOURCE_DIR.
+NO_CLONE_COMMAND = ('printf "%s" "$IMAGE_TAG" > "$JOB_OUTPUT_DIR/out.txt"; '
+                    'ls -A "$JOB_SOURCE_DIR" > "$JOB_OUTPUT_DIR/src.txt"; '
+                    'printf "[%s][%s]" "$SRC_GIT_URL" "$GIT_COMMIT_REF" > "$JOB_OUTPUT_DIR/git.txt"')
 
 PIPETASK = """#!/bin/bash
 set -eu
@@ -84,7 +88,19 @@ def ocps_server(database_url: str, repo: Repo, tmp_path_factory: pytest.TempPath
     data_dir = tmp_path_factory.mktemp("ocps")
     with server_with_own_database(
             database_url, data_dir, "ocps", POSTGRES_BASE,
-            UWS_OCPS_ALLOWED_COMMANDS="\n".join([COMMAND, FAIL_COMMAND, SLOW_COMMAND]),
+            UWS_OCPS_ALLOWED_COMMANDS="\n".join([COMMAND, FAIL_COMMAND, SLOW_COMMAND,
+                                                 NO_CLONE_COMMAND]),
             UWS_OCPS_ALLOWED_REPOS=repo.url + "\n", UWS_LOCAL_CONCURRENCY="4",
             UWS_MAX_REQUEST_BYTES="200000") as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def commands_only_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
+                         ) -> Iterator[LiveServer]:
+    """A server that allows one command and no repository at all, on its own database."""
+    data_dir = tmp_path_factory.mktemp("ocps_commands_only")
+    with server_with_own_database(
+            database_url, data_dir, "ocpscmd", POSTGRES_BASE,
+            UWS_OCPS_ALLOWED_COMMANDS=NO_CLONE_COMMAND, UWS_OCPS_ALLOWED_REPOS="") as live:
         yield live

@@ -53,7 +53,6 @@ def test_not_allowed(ocps_server, repo, changes, named):
 
 @pytest.mark.parametrize(("changes", "named"), [
     ({"command": None}, "command"),
-    ({"url": None}, "url"),
     ({"command": 5}, "command"),
     ({"environment": [{"name": "1ABC", "value": "x"}]}, "environment[0].name"),
     ({"environment": [{"name": "A-B", "value": "x"}]}, "environment[0].name"),
@@ -70,7 +69,8 @@ def test_not_allowed(ocps_server, repo, changes, named):
     ({"commit_ref": "--upload-pack=touch /tmp/x"}, "commit_ref"),
     ({"commit_ref": "-b"}, "commit_ref"),
     ({"commit_ref": "main; id"}, "commit_ref"),
-    ({"commit_ref": ""}, "commit_ref"),
+    ({"url": "", "commit_ref": "main"}, "commit_ref"),
+    ({"url": None, "commit_ref": "main"}, "commit_ref"),
     ({"url": "-uhttps://x"}, "url"),
     ({"url": "file:///x /y"}, "url"),
     ({"run_id": ["42"]}, "run_id"),

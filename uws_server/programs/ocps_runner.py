@@ -3,11 +3,13 @@
 ``python -m uws_server.programs.ocps_runner --job-dir=D --output-dir=O --job-id=ID --url=URL
 --commit-ref=REF --environment=JSON --command=TEXT`` (every value its own argv
 entry, as the ``ocps`` job type's command template passes them; an empty
-``--commit-ref`` means the repository's default branch).
+``--commit-ref`` means the repository's default branch, an empty ``--url`` no
+repository at all).
 
 1. ``git clone --quiet --no-checkout -- URL D/src`` and ``git -C D/src checkout --quiet REF --``
    (argv lists, no shell, ``GIT_TERMINAL_PROMPT=0``). A failure exits 128 with a
-   message on standard error, which the job's ``/error`` shows.
+   message on standard error, which the job's ``/error`` shows. Without a URL
+   (a command-only job) ``D/src`` is an empty directory and git never runs.
 2. ``bash -c TEXT`` replaces this process, with the job directory as working
    directory and the environment this process got (the service's safe base
    environment) plus ``JOB_ID``, ``JOB_OUTPUT_DIR``, ``JOB_SOURCE_DIR``,
@@ -45,8 +47,9 @@ def _fail(code: int, message: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocps_runner", allow_abbrev=False)
-    for name in ("job-dir", "output-dir", "job-id", "url", "command"):
+    for name in ("job-dir", "output-dir", "job-id", "command"):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--url", default="")
     parser.add_argument("--commit-ref", default="")
     parser.add_argument("--environment", default="")
     return parser
@@ -80,6 +83,16 @@ def _git(argv: list[str], env: dict[str, str], what: str) -> str | None:
     return None
 
 
+def _clone(url: str, ref: str, source: Path, git_env: dict[str, str]) -> str | None:
+    """Clone ``url`` into ``source`` and check out ``ref``; ``None``, or why not."""
+    failure = _git(["clone", "--quiet", "--no-checkout", "--", url, str(source)], git_env,
+                   f"cannot clone {url}")
+    if failure is None:
+        failure = _git(["-C", str(source), "checkout", "--quiet", ref or "HEAD", "--"], git_env,
+                       f"cannot check out {ref or 'the default branch'} of {url}")
+    return failure
+
+
 def main(args: list[str]) -> int:
     """Clone, check out, then exec bash; returns only on failure."""
     try:
@@ -91,6 +104,8 @@ def main(args: list[str]) -> int:
         return _fail(BAD_ARGUMENTS, f"refusing repository URL {url!r}")
     if ref and (ref.startswith("-") or not COMMIT_REF.fullmatch(ref)):
         return _fail(BAD_ARGUMENTS, f"refusing commit_ref {ref!r}")
+    if ref and not url:
+        return _fail(BAD_ARGUMENTS, f"commit_ref {ref!r} given without a repository URL")
     try:
         caller = _environment(options.environment)
     except (ValueError, KeyError, TypeError) as exc:
@@ -101,14 +116,12 @@ def main(args: list[str]) -> int:
     if source.exists():  # left by an interrupted attempt
         shutil.rmtree(source)
     base = {k: v for k, v in os.environ.items() if k not in _PARAMETER_VARIABLES}
-    git_env = {**base, "GIT_TERMINAL_PROMPT": "0"}
-    failure = _git(["clone", "--quiet", "--no-checkout", "--", url, str(source)], git_env,
-                   f"cannot clone {url}")
-    if failure is None:
-        failure = _git(["-C", str(source), "checkout", "--quiet", ref or "HEAD", "--"], git_env,
-                       f"cannot check out {ref or 'the default branch'} of {url}")
-    if failure is not None:
-        return _fail(CLONE_FAILED, failure)
+    if url:
+        failure = _clone(url, ref, source, {**base, "GIT_TERMINAL_PROMPT": "0"})
+        if failure is not None:
+            return _fail(CLONE_FAILED, failure)
+    else:
+        source.mkdir()  # a command-only job: $JOB_SOURCE_DIR exists, and is empty
 
     env = dict(base)
     env.update({

@@ -1,6 +1,7 @@
 """The rules of the Rubin OCPS v1 dialect: which jobs of the ``ocps`` job type may exist.
 
-An OCPS job runs ``bash -c <command>`` in a clone of a git repository, so the
+An OCPS job runs ``bash -c <command>``, in a clone of a git repository when
+it names one (``url``; without one it is a command-only job), so the
 service's rule that nothing a client sends is interpreted by a shell is kept
 by allow-lists the operator writes: the command text must be exactly one of
 ``UWS_OCPS_ALLOWED_COMMANDS`` and the repository URL must start with one of
@@ -48,8 +49,8 @@ MANIFEST: dict[str, Any] = {
         "jobVersion": "1.0.0",
         "packageVersion": "1.0.0",
         "title": "OCPS job",
-        "description": ("Clones a git repository and runs one of the operator's allowed commands "
-                        "in it (the Rubin OCPS v1 dialect, /api/v1)."),
+        "description": ("Clones a git repository (if given one) and runs one of the operator's "
+                        "allowed commands in it (the Rubin OCPS v1 dialect, /api/v1)."),
         "tags": ["ocps", "system"],
         "maintainer": {"name": "uws-server developers", "email": "uws-server@example.org"},
         "timeout": 86400,
@@ -61,7 +62,7 @@ MANIFEST: dict[str, Any] = {
                         "--command=${command}"),
             "inputs": {"json": [
                 {"name": "command", "type": "string", "required": True},
-                {"name": "url", "type": "string", "required": True},
+                {"name": "url", "type": "string", "required": False},
                 {"name": "commit_ref", "type": "string", "required": False},
                 {"name": "environment", "type": "array", "required": False},
             ]},
@@ -97,14 +98,16 @@ def allowed_repos(settings: Settings) -> list[str]:
 
 
 def require_configured(settings: Settings) -> None:
-    """403 unless the operator has set both allow-lists."""
-    missing = [name for name, values in ((_COMMANDS_SETTING, allowed_commands(settings)),
-                                         (_REPOS_SETTING, allowed_repos(settings)))
-               if not values]
-    if missing:
+    """403 unless the operator has allowed some commands.
+
+    The repository list is needed only by jobs that clone one: a service that
+    allows commands but no repository runs command-only jobs (``url`` absent
+    or empty), and :func:`check_url` refuses every repository with a 403.
+    """
+    if not allowed_commands(settings):
         raise PermissionDenied(
-            "OCPS jobs are disabled: the operator must set " + " and ".join(missing)
-            + " (one allowed entry per line)")
+            f"OCPS jobs are disabled: the operator must set {_COMMANDS_SETTING} (and "
+            f"{_REPOS_SETTING} for jobs that clone a repository), one allowed entry per line")
 
 
 # -- checks of single values ---------------------------------------------------------------------
@@ -138,6 +141,19 @@ def _under(url: str, prefix: str) -> bool:
         return False
     rest = url[len(prefix):]
     return prefix.endswith("/") or rest in ("", ".git", ".git/", "/") or rest[0] in "/?#"
+
+
+def check_source(settings: Settings, url: str | None, commit_ref: str | None) -> None:
+    """The repository to clone, if any: ``url`` absent or ``""`` means none (a command-only
+    job), ``commit_ref`` absent or ``""`` the default branch; a ``commit_ref`` without a
+    ``url`` is a 400 (there is nothing to check out)."""
+    if url:
+        check_url(settings, url)
+    if commit_ref:
+        if not url:
+            raise InvalidParameter(f"commit_ref: given without a url, so there is no repository "
+                                   f"to check it out of: {commit_ref[:200]!r}")
+        check_commit_ref(commit_ref)
 
 
 def check_commit_ref(commit_ref: str) -> None:
@@ -191,15 +207,11 @@ def check_job(settings: Settings, values: Mapping[str, Sequence[str]]) -> None:
         found = values.get(name) or []
         return found[0] if found else None
 
-    command, url = one("command"), one("url")
+    command = one("command")
     if command is None:
         raise InvalidParameter("command: required")
-    if url is None:
-        raise InvalidParameter("url: required")
     check_command(settings, command)
-    check_url(settings, url)
-    if (commit_ref := one("commit_ref")) is not None:
-        check_commit_ref(commit_ref)
+    check_source(settings, one("url"), one("commit_ref"))
     if (environment := one("environment")) is not None:
         try:
             check_environment(json.loads(environment))
@@ -213,14 +225,16 @@ class OcpsRequest:
 
     run_id: str | None
     command: str
-    url: str
-    commit_ref: str | None
+    url: str | None  # None: no repository to clone
+    commit_ref: str | None  # None: the default branch
     environment: list[dict[str, str]]
     replicas: int
 
     def params(self) -> list[tuple[str, str]]:
         """The job parameters and UWS control parameters for ``JobService.create``."""
-        pairs = [("command", self.command), ("url", self.url)]
+        pairs = [("command", self.command)]
+        if self.url is not None:
+            pairs.append(("url", self.url))
         if self.commit_ref is not None:
             pairs.append(("commit_ref", self.commit_ref))
         pairs.append(("environment", json.dumps(self.environment, separators=(",", ":"))))
@@ -257,9 +271,9 @@ def parse_request(settings: Settings, body: Any) -> OcpsRequest:
     if run_id is not None and ("\x00" in run_id or len(run_id) > 64):
         raise InvalidParameter("run_id: at most 64 characters, no NUL")
     command = _string(body, "command", required=True)
-    url = _string(body, "url", required=True)
-    commit_ref = _string(body, "commit_ref", required=False)
-    assert command is not None and url is not None
+    url = _string(body, "url", required=False) or None  # "": no repository, as the original
+    commit_ref = _string(body, "commit_ref", required=False) or None  # "": default branch
+    assert command is not None
     environment = check_environment(body.get("environment") or [])
     replicas = body.get("replicas", 1)
     if replicas is None:
@@ -268,7 +282,5 @@ def parse_request(settings: Settings, body: Any) -> OcpsRequest:
             or not 1 <= replicas <= MAX_REPLICAS:
         raise InvalidParameter(f"replicas: expected an integer from 1 to {MAX_REPLICAS}")
     check_command(settings, command)
-    check_url(settings, url)
-    if commit_ref is not None:
-        check_commit_ref(commit_ref)
+    check_source(settings, url, commit_ref)
     return OcpsRequest(run_id, command, url, commit_ref, environment, replicas)
