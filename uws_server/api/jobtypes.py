@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, ResourceNotFound
 from ..jobtypes.queries import Filters
 from ..jobtypes.registry import InvalidJobType, RegistryService
 from ..render import jobtypes_json as render
@@ -28,6 +28,7 @@ from .http import bool_value, current_identity, int_value, json_response, one_va
 bp = Blueprint("jobtypes", __name__, url_prefix="/v6")
 detail_door(bp)
 
+_INT32_MAX = 2**31 - 1  # ids and revision numbers are 32-bit integer columns
 _DURATION = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?"
                        r"(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
 
@@ -61,8 +62,12 @@ def _instant(name: str, default: datetime, now: datetime) -> datetime:
     match = _DURATION.match(text.strip())
     if match:
         weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-        return now - timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes,
-                               seconds=seconds)
+        try:
+            return now - timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes,
+                                   seconds=seconds)
+        except OverflowError:  # P5000000W: before year 1
+            raise InvalidParameter(f"{name}: the duration {text[:80]!r} reaches back before "
+                                   "year 1") from None
     try:
         return parse_utc(text)
     except ValueError:
@@ -73,7 +78,8 @@ def _instant(name: str, default: datetime, now: datetime) -> datetime:
 def _filters() -> Filters:
     args = _args()
     return Filters(keywords=[k for k in values_of(args, "keyword") if k.strip()],
-                   ids=[http.parse_int("id", text) for text in values_of(args, "id")],
+                   ids=[http.parse_int("id", text, 1, _INT32_MAX)
+                        for text in values_of(args, "id")],
                    is_active=bool_value(args, "is_active"), is_system=bool_value(args, "is_system"))
 
 
@@ -91,7 +97,7 @@ def _paged(items: Sequence[Any], renderer: Callable[[Any], dict[str, Any]]) -> R
 
 
 def _body() -> Any:
-    body = request.get_json(silent=True, force=True)
+    body = http.json_body()  # 400 for malformed, deep, NUL-holding or non-UTF-8 JSON
     if body is None:
         raise InvalidParameter("request body: expected a JSON object")
     return body
@@ -133,6 +139,9 @@ def revisions(name: str, version: str) -> Response:
 @_route("/job-types/<name>/<version>/revisions/<int(signed=True):number>/", methods=["GET"])
 def revision(name: str, version: str, number: int) -> Response:
     """One revision with its manifest."""
+    if not -_INT32_MAX - 1 <= number <= _INT32_MAX:  # none can exist; SQL would overflow
+        _registry().details(name, version)  # an unknown name or version is named first
+        raise ResourceNotFound(f"job type {name} {version} has no revision {number}")
     found = _registry().revision(name, version, number)
     return json_response(render.revision_doc(found.job_type, found.items[0], found.versions,
                                              full=True))

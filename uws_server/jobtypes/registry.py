@@ -13,7 +13,6 @@ message: problems name fields and setting *names* only.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +21,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import safejson
 from ..db import Database
 from ..errors import PermissionDenied, UWSError
 from ..identity import Identity
-from ..models import JobType, JobTypeRevision
+from ..models import JobParameter, JobResult, JobType, JobTypeRevision
 from ..timeutil import utcnow
 from . import queries
 from . import service as jobtypes
@@ -100,10 +100,11 @@ def _check_fields(body: dict[str, Any], allowed: frozenset[str], out: Validation
         if key in body and not isinstance(body[key], bool):
             out.errors.append(Problem(key, "must be true or false"))
     if "docker_image" in body:
-        image = body["docker_image"]
-        if not isinstance(image, str) or not image.strip() or len(image) > 255:
-            out.errors.append(Problem("docker_image", "must be a non-empty string of at most "
-                                                      "255 characters"))
+        image, size = body["docker_image"], _size(JobType.docker_image)
+        if not isinstance(image, str) or not image.strip() or len(image) > size \
+                or "\x00" in image:
+            out.errors.append(Problem("docker_image", f"must be a non-empty string of at most "
+                                                      f"{size} characters, without NUL"))
     if "icon_code" in body:
         icon = body["icon_code"]
         if icon is not None and (not isinstance(icon, str) or len(icon) > 20):
@@ -121,6 +122,45 @@ def _check_fields(body: dict[str, Any], allowed: frozenset[str], out: Validation
             out.errors.append(Problem("max_tries", "must be an integer from 1 to 100"))
 
 
+def _size(column: Any) -> int:
+    """The length of a ``String(n)`` model column: one limit for SQLite (which would store
+    longer text) and PostgreSQL (which refuses it with a 500)."""
+    length: int = column.property.columns[0].type.length
+    return length
+
+
+def _check_sizes(manifest: dict[str, Any]) -> list[Problem]:
+    """Manifest strings that end up in sized columns, against those columns' lengths.
+
+    Output names leave room for the ``-N`` suffix of a result's further files.
+    """
+    def part(parent: dict[str, Any], key: str) -> dict[str, Any]:
+        value = parent.get(key)
+        return value if isinstance(value, dict) else {}
+
+    job = part(manifest, "job")
+    interface = part(job, "interface")
+    inputs, outputs = part(interface, "inputs"), part(interface, "outputs")
+    checks: list[tuple[str, Any, int]] = [
+        ("job.name", job.get("name"), _size(JobType.name)),
+        ("job.jobVersion", job.get("jobVersion"), _size(JobType.version)),
+        ("job.title", job.get("title"), _size(JobType.title)),
+    ]
+    for kind in ("files", "json"):
+        for index, item in enumerate(inputs.get(kind) or []):
+            if isinstance(item, dict):
+                checks.append((f"job.interface.inputs.{kind}[{index}].name", item.get("name"),
+                               _size(JobParameter.name)))
+    for index, item in enumerate(outputs.get("files") or []):
+        if isinstance(item, dict):
+            where = f"job.interface.outputs.files[{index}]"
+            checks.append((f"{where}.name", item.get("name"), _size(JobResult.result_id) - 12))
+            checks.append((f"{where}.mediaType", item.get("mediaType"),
+                           _size(JobResult.mime_type)))
+    return [Problem(where, f"longer than {size} characters ({len(value)})")
+            for where, value, size in checks if isinstance(value, str) and len(value) > size]
+
+
 def parse_request(body: Any, *, allowed: frozenset[str] = _POST_FIELDS,
                   manifest_required: bool = True) -> Request:
     """Check a request body: every field by type, the manifest, the configuration."""
@@ -132,7 +172,7 @@ def parse_request(body: Any, *, allowed: frozenset[str] = _POST_FIELDS,
     manifest = body.get("manifest")
     if isinstance(manifest, str):  # the documents type it "String": a JSON text is fine too
         try:
-            manifest = json.loads(manifest)
+            manifest = safejson.loads(manifest)  # deep nesting, NUL: 400, never 500
         except ValueError as exc:
             out.errors.append(Problem("manifest", f"not valid JSON: {exc}"))
             return Request(None, dict(body), out)
@@ -143,6 +183,8 @@ def parse_request(body: Any, *, allowed: frozenset[str] = _POST_FIELDS,
     else:
         manifest, filled = normalize_manifest(manifest)
         errors, warnings = check_manifest(manifest)
+        if isinstance(manifest, dict):
+            errors += _check_sizes(manifest)
         out.errors += errors
         out.warnings += filled + warnings
         manifest_ok = manifest if not errors else None
