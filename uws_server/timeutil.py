@@ -2,7 +2,8 @@
 
 Python's ``isoformat()`` gives ``+00:00``, which pyvo cannot read, so
 formatting is explicit. Parsing is lenient the way clients are: ``Z``, no
-zone (taken as UTC), an offset, and 0 to 6 fraction digits.
+zone (taken as UTC), an offset, and 0 to 6 fraction digits; but an offset
+ISO 8601 cannot write (``+24:00``, ``+99:99``) is refused, not converted.
 """
 
 from __future__ import annotations
@@ -54,8 +55,12 @@ def parse_utc(text: str) -> datetime:
     if zone and zone.upper() != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:  # ISO 8601: hh 00-23, mm 00-59
+            raise ValueError(f"impossible time-zone offset {zone!r} in {text!r} (from -23:59 "
+                             "to +23:59)")
         try:
-            value -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            value -= sign * timedelta(hours=hours, minutes=minutes)
         except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
             raise ValueError(f"not a representable datetime: {text!r}") from None
     return value

@@ -8,9 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_ARG_BYTES
 from .seed import Problem
 
-_CONFIG_KEYS = frozenset({"version", "mounts", "output_workspaces", "priority", "settings"})
+#: Scale's keys, and this service's ``max_parameter_chars`` (the longest text value of a
+#: parameter of the job type; Seed has no field for it) and ``allowed_users`` /
+#: ``allowed_groups`` (who may create jobs of the type; absent: every authenticated user).
+_CONFIG_KEYS = frozenset({"version", "mounts", "output_workspaces", "priority", "settings",
+                          "max_parameter_chars", "allowed_users", "allowed_groups"})
 _INT32 = 2**31 - 1
 
 
@@ -109,6 +114,17 @@ def check_configuration(configuration: Any, manifest: Any
         if isinstance(priority, bool) or not isinstance(priority, int) \
                 or not -_INT32 <= priority <= _INT32:
             errors.append(Problem("configuration.priority", "must be an integer"))
+    if "max_parameter_chars" in configuration:
+        chars = configuration["max_parameter_chars"]
+        if isinstance(chars, bool) or not isinstance(chars, int) \
+                or not 1 <= chars < MAX_ARG_BYTES:
+            errors.append(Problem("configuration.max_parameter_chars",
+                                  f"must be an integer from 1 to {MAX_ARG_BYTES - 1}"))
+    for key in ("allowed_users", "allowed_groups"):
+        names = configuration.get(key)
+        if names is not None and (not isinstance(names, list)
+                                  or not all(isinstance(n, str) and n for n in names)):
+            errors.append(Problem(f"configuration.{key}", "must be a list of names"))
     settings = configuration.get("settings", {})
     if not isinstance(settings, dict):
         errors.append(Problem("configuration.settings", "must be an object keyed by setting name"))

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ..auth import policy
+from ..auth.permissions import Permission
 from ..config import Settings
 from ..db import Database, mark_changed
 from ..errors import (
@@ -30,29 +32,53 @@ from ..errors import (
 )
 from ..identity import Identity
 from ..jobtypes import service as jobtypes
-from ..models import Job, JobParameter
+from ..models import Job, JobGrant, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
 from ..urlguard import url_policy
-from .params import ParamValue, Upload, collect, single, split_control
+from . import quotas
+from .params import ParamValue, Upload, ValueLimit, collect, single, split_control
 from .transitions import transition
 from .validators import JobValidators
 from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
+#: Checked parameter values by name, and relative paths of files (module-level aliases:
+#: inside JobService, ``list`` is its method, not the builtin).
+ParamValues = dict[str, list[ParamValue]]
+RelativePaths = list[str]
 
 
-def _check_visible(identity: Identity, found: Any, type_name: str, job_id: str) -> None:
-    """404 for a job that is not there, 403 for one that belongs to somebody else.
+def _check_may_create(identity: Identity, type_name: str, configuration: Any) -> None:
+    """403 unless the caller may create jobs of this type (not read-only, on its lists)."""
+    if identity.read_only:
+        raise PermissionDenied("anonymous callers may only read: send a token to create jobs")
+    if identity.is_admin:
+        return
+    config = configuration if isinstance(configuration, dict) else {}
+    users, groups = config.get("allowed_users"), config.get("allowed_groups")
+    if users is None and groups is None:
+        return
+    if identity.name in (users or ()) or identity.groups & set(groups or ()):
+        return
+    raise PermissionDenied(f"job type {type_name!r} is restricted to some users and groups; "
+                           f"{identity.label} is not one of them")
 
-    ``found`` is anything with an ``owner_id`` (a job, a view, a row) or ``None``.
+
+def _check_access(identity: Identity, found: Any, granted: int | None, type_name: str,
+                  job_id: str, needed: Permission = Permission.READ) -> None:
+    """404 for a job that is not there or that the caller holds nothing on; 403 for one they
+    see but may not do this to (the access policy, :mod:`uws_server.auth.policy`).
+
+    ``found`` is anything with an ``owner_id`` (a job, a view, a row) or ``None``;
+    ``granted`` the caller's grant bits on it.
     """
+    what = f"job {job_id!r} in job list {type_name!r}"
     if found is None:
-        raise JobNotFound(f"no job {job_id!r} in job list {type_name!r}")
-    if not identity.may_see(found.owner_id):
-        raise PermissionDenied(f"job {job_id} belongs to another user")
+        raise JobNotFound(f"no {what}")
+    policy.require(identity, found.owner_id, granted, needed, what=what)
 
 
 class JobService:
@@ -92,28 +118,32 @@ class JobService:
 
     # -- reading -----------------------------------------------------------------------
     def _load(self, session: Session, identity: Identity, type_name: str, job_id: str,
-              *, for_update: bool = False) -> Job:
+              *, needed: Permission, for_update: bool = False) -> Job:
         query = select(Job).where(Job.id == job_id, Job.job_type_name == type_name,
                                   Job.deleted.is_(False))
         query = query.options(selectinload(Job.parameters), selectinload(Job.results))
         if for_update and not self.db.is_sqlite:
             query = query.with_for_update(of=Job)
         job = session.scalars(query).one_or_none()
-        _check_visible(identity, job, type_name, job_id)
+        granted = None
+        if job is not None and identity.name is not None and job.owner_id != identity.name:
+            granted = session.scalar(select(JobGrant.permission).where(
+                JobGrant.job_id == job_id, JobGrant.username == identity.name))
+        _check_access(identity, job, granted, type_name, job_id, needed)
         return job
 
     def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
         """One job with its parameters and results, ready to render (read-only)."""
         with self.db.engine.connect() as connection:
-            view = load_job_view(connection, type_name, job_id)
-        _check_visible(identity, view, type_name, job_id)
+            view = load_job_view(connection, type_name, job_id, identity.name)
+        _check_access(identity, view, view.granted if view else None, type_name, job_id)
         return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:
         """Just the phase, cheaply (blocking WAIT re-reads it)."""
         with self.db.engine.connect() as connection:
-            row = load_phase(connection, type_name, job_id)
-        _check_visible(identity, row, type_name, job_id)
+            row = load_phase(connection, type_name, job_id, identity.name)
+        _check_access(identity, row, row.granted if row else None, type_name, job_id)
         return ExecutionPhase(row.phase)
 
     def list(
@@ -133,11 +163,7 @@ class JobService:
             query = query.where(Job.phase != P.ARCHIVED.value)
         if after is not None:
             query = query.where(Job.creation_time > after)
-        if "admin" not in identity.roles:
-            query = query.where(
-                (Job.owner_id.is_(None)) | (Job.owner_id == identity.name)
-                if identity.name is not None else Job.owner_id.is_(None)
-            )
+        query = query.where(policy.readable(identity))
         query = query.order_by(Job.creation_time.desc(), Job.id.desc())
         if last is not None:
             query = query.limit(last)
@@ -170,9 +196,12 @@ class JobService:
         # Validate and store files before taking the write lock (SQLite has one writer).
         with self.db.read() as session:
             resolved = jobtypes.resolve(session, type_name, version)
+        _check_may_create(identity, resolved.job_type.name, resolved.job_type.configuration)
         values = collect(resolved.interface, job_params, uploads,
                          allow_urls=self.settings.allow_url_inputs, require_all=True,
-                         url_policy=url_policy(self.settings))
+                         url_policy=url_policy(self.settings),
+                         limit=ValueLimit.of(self.settings.max_parameter_chars,
+                                             resolved.job_type.configuration))
         self.validators.check(self.settings, resolved.job_type.name,
                               {name: [e.value for e in entries]
                                for name, entries in values.items()})
@@ -192,7 +221,10 @@ class JobService:
         self.storage.create(job.id)
         try:
             self._store_params(job, values)
+            job.upload_bytes = self._upload_bytes(job)
             with self.db.write() as session:
+                quotas.check_new_jobs(session, self.settings, identity,
+                                      upload_bytes=job.upload_bytes, starting=phase is not None)
                 session.add(job)
                 session.flush()
                 if phase is not None:
@@ -203,16 +235,29 @@ class JobService:
         log.info("created job %s (%s) for %s", job.id, type_name, identity.label)
         return job
 
-    def _store_params(self, job: Job, values: Mapping[str, list[ParamValue]]) -> None:
-        """Write parameter rows and uploaded files; may raise PayloadTooLarge."""
+    def _store_params(self, job: Job, values: ParamValues,
+                      written: RelativePaths | None = None) -> None:
+        """Write parameter rows and uploaded files; may raise PayloadTooLarge.
+
+        Each uploaded file gets a path no file has yet (a replaced upload's file
+        stays until the change commits) and is added to ``written`` once on disk.
+        """
         position = len(job.parameters)
         for name, entries in values.items():
             for index, entry in enumerate(entries):
                 value, source = entry.value, entry.url
                 if entry.upload is not None:
-                    value = self.storage.input_path(job.id, name, index, entry.upload.filename)
+                    number = index
+                    value = self.storage.input_path(job.id, name, number, entry.upload.filename)
                     target = self.storage.resolve(job.id, value)
+                    while os.path.lexists(target):
+                        number += 1
+                        value = self.storage.input_path(job.id, name, number,
+                                                        entry.upload.filename)
+                        target = self.storage.resolve(job.id, value)
                     target.parent.mkdir(parents=True, exist_ok=True)
+                    if written is not None:
+                        written.append(value)
                     entry.upload.save(str(target))
                     if os.path.getsize(target) > self.settings.max_upload_bytes:
                         raise PayloadTooLarge(
@@ -258,109 +303,166 @@ class JobService:
         return min(value, latest)
 
     # -- changing ------------------------------------------------------------------------
+    # Each public method is one transaction. The checks and changes live in the private
+    # ``_check_*``/``_apply_*`` helpers, on a job already loaded for update, so that a POST
+    # carrying several of them (apply_control) makes them all or none in one transaction.
     def run(self, identity: Identity, type_name: str, job_id: str) -> None:
         """``PHASE=RUN``: queue a PENDING (or re-queue a HELD) job; no-op if already going."""
         with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
-            phase = P(job.phase)
-            if phase is P.PENDING:
-                transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
-            elif phase is P.HELD:
-                job.release_requested = True
-                transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN (release)")
-            elif phase in (P.QUEUED, P.EXECUTING, P.SUSPENDED, P.UNKNOWN):
-                return
-            else:
-                raise WrongPhase(f"cannot run job {job_id}: it is {phase}")
+            job = self._load(session, identity, type_name, job_id, needed=Permission.EXECUTE,
+                             for_update=True)
+            self._apply_run(session, identity, job)
 
     def abort(self, identity: Identity, type_name: str, job_id: str) -> None:
         """``PHASE=ABORT``: stop the job now; finished jobs are left as they are."""
         with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
-            phase = P(job.phase)
-            if phase is P.ARCHIVED:
-                raise WrongPhase(f"cannot abort job {job_id}: it is ARCHIVED")
-            if phase in FINISHED:
-                return
-            if job.backend_id is not None or job.submit_token is not None:
-                job.cancel_requested = True
-            transition(session, job, P.ABORTED, actor=identity.label, note="PHASE=ABORT",
-                       error_type="fatal", error_message="aborted by " + identity.label)
+            job = self._load(session, identity, type_name, job_id, needed=Permission.EXECUTE,
+                             for_update=True)
+            self._apply_abort(session, identity, job)
 
-    def delete(self, identity: Identity, type_name: str, job_id: str) -> None:
+    def _upload_bytes(self, job: Job) -> int:
+        """Bytes of the job's uploaded files (not of inputs fetched by URL), for quotas."""
+        total = 0
+        for param in job.parameters:
+            if param.is_file and param.source_url is None:
+                try:
+                    total += os.path.getsize(self.storage.resolve(job.id, param.value))
+                except (OSError, ValueError):
+                    continue
+        return total
+
+    def _apply_run(self, session: Session, identity: Identity, job: Job) -> None:
+        phase = P(job.phase)
+        if phase is P.PENDING:
+            quotas.check_start(session, self.settings, job.owner_id)
+            transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
+        elif phase is P.HELD:
+            job.release_requested = True
+            transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN (release)")
+        elif phase not in (P.QUEUED, P.EXECUTING, P.SUSPENDED, P.UNKNOWN):
+            raise WrongPhase(f"cannot run job {job.id}: it is {phase}")
+
+    def _apply_abort(self, session: Session, identity: Identity, job: Job) -> None:
+        phase = P(job.phase)
+        if phase is P.ARCHIVED:
+            raise WrongPhase(f"cannot abort job {job.id}: it is ARCHIVED")
+        if phase in FINISHED:
+            return
+        if job.backend_id is not None or job.submit_token is not None:
+            job.cancel_requested = True
+        transition(session, job, P.ABORTED, actor=identity.label, note="PHASE=ABORT",
+                   error_type="fatal", error_message="aborted by " + identity.label)
+
+    def delete(self, identity: Identity, type_name: str, job_id: str, *,
+               abort_first: bool = False) -> JobView | None:
         """Destroy a job: it is gone for clients at once; the dispatcher stops it and frees
-        its files."""
+        its files. Needs WRITE (destroying a running job stops it).
+
+        With ``abort_first`` a job still going is first ABORTED in the same transaction
+        (its history says so) and the job as it was last is returned (OCPS answers it).
+        """
         with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
+            job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
+                             for_update=True)
+            last = None
+            if abort_first:
+                if P(job.phase) in ACTIVE or P(job.phase) is P.PENDING:
+                    self._apply_abort(session, identity, job)
+                    session.flush()
+                last = load_job_view(session.connection(), type_name, job_id, identity.name)
             job.deleted = True
             if P(job.phase) in ACTIVE and (job.backend_id or job.submit_token):
                 job.cancel_requested = True
             mark_changed(session, job.id)
+        return last
 
     def set_execution_duration(self, identity: Identity, type_name: str, job_id: str,
                                text: str) -> None:
         """Set the execution duration (clamped); refused once the job has finished."""
         with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
-            if P(job.phase) in FINISHED:
-                raise WrongPhase(f"cannot change the execution duration of job {job_id}: "
-                                 f"it is {job.phase}")
-            interface = jobtypes.interface_of(job.revision)
-            job.execution_duration = self._duration(text, interface)
-            if job.backend_id is not None:
-                job.duration_dirty = True
-            mark_changed(session, job.id)
+            job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
+                             for_update=True)
+            self._apply_duration(session, job, self._check_duration(job, text))
+
+    def _check_duration(self, job: Job, text: str) -> int:
+        if P(job.phase) in FINISHED:
+            raise WrongPhase(f"cannot change the execution duration of job {job.id}: "
+                             f"it is {job.phase}")
+        return self._duration(text, jobtypes.interface_of(job.revision))
+
+    def _apply_duration(self, session: Session, job: Job, seconds: int) -> None:
+        job.execution_duration = seconds
+        if job.backend_id is not None:
+            job.duration_dirty = True
+        mark_changed(session, job.id)
 
     def set_destruction(self, identity: Identity, type_name: str, job_id: str, text: str) -> None:
         """Set the destruction time (clamped to the longest lifetime allowed)."""
         with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
-            if P(job.phase) is P.ARCHIVED:
-                raise WrongPhase(f"cannot change the destruction time of job {job_id}: "
-                                 "it is ARCHIVED")
-            job.destruction_time = self._destruction(text, job.creation_time)
+            job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
+                             for_update=True)
+            job.destruction_time = self._check_destruction(job, text)
+
+    def _check_destruction(self, job: Job, text: str) -> datetime:
+        if P(job.phase) is P.ARCHIVED:
+            raise WrongPhase(f"cannot change the destruction time of job {job.id}: "
+                             "it is ARCHIVED")
+        return self._destruction(text, job.creation_time)
 
     def update_parameters(
         self, identity: Identity, type_name: str, job_id: str,
         params: Sequence[tuple[str, str]], uploads: Mapping[str, Sequence[Upload]],
     ) -> None:
         """Replace the values of the parameters named, while the job is PENDING."""
-        with self.db.write() as session:
-            job = self._load(session, identity, type_name, job_id, for_update=True)
-            if P(job.phase) is not P.PENDING:
-                raise WrongPhase(f"cannot change parameters of job {job_id}: it is {job.phase}, "
-                                 "not PENDING")
-            values = collect(jobtypes.interface_of(job.revision), params, uploads,
-                             allow_urls=self.settings.allow_url_inputs, require_all=False,
-                             url_policy=url_policy(self.settings))
-            merged = {p.name: [p.value] for p in job.parameters}
-            merged.update({name: [e.value for e in entries] for name, entries in values.items()})
-            self.validators.check(self.settings, job.job_type_name, merged)
-            written: list[str] = []
-            try:
-                replaced = [p for p in job.parameters if p.name in values]
-                for old in replaced:
-                    job.parameters.remove(old)
-                session.flush()
-                before = {p.value for p in job.parameters if p.is_file}
-                self._store_params(job, values)
-                written = [p.value for p in job.parameters if p.is_file and p.value not in before]
-                session.flush()
-            except BaseException:
-                for relative in written:
-                    self.storage.resolve(job.id, relative).unlink(missing_ok=True)
-                raise
-            kept = {p.value for p in job.parameters if p.is_file}
-            stale = [p.value for p in replaced if p.is_file and p.value not in kept]
-        # committed: the files of replaced file parameters are no longer anybody's
-        for relative in stale:
-            self.storage.resolve(job.id, relative).unlink(missing_ok=True)
+        files = _FileChanges()
+        try:
+            with self.db.write() as session:
+                job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
+                                 for_update=True)
+                values = self._check_parameters(job, params, uploads)
+                self._apply_parameters(session, job, values, files)
+        except BaseException:
+            files.undo(self.storage, job_id)
+            raise
+        files.commit(self.storage, job_id)
+
+    def _check_parameters(self, job: Job, params: Sequence[tuple[str, str]],
+                          uploads: Mapping[str, Sequence[Upload]]) -> ParamValues:
+        """The checked new values (nothing written yet); 403 unless the job is PENDING."""
+        if P(job.phase) is not P.PENDING:
+            raise WrongPhase(f"cannot change parameters of job {job.id}: it is {job.phase}, "
+                             "not PENDING")
+        values = collect(jobtypes.interface_of(job.revision), params, uploads,
+                         allow_urls=self.settings.allow_url_inputs, require_all=False,
+                         url_policy=url_policy(self.settings),
+                         limit=ValueLimit.of(self.settings.max_parameter_chars,
+                                             job.revision.job_type.configuration))
+        merged = {p.name: [p.value] for p in job.parameters}
+        merged.update({name: [e.value for e in entries] for name, entries in values.items()})
+        self.validators.check(self.settings, job.job_type_name, merged)
+        return values
+
+    def _apply_parameters(self, session: Session, job: Job, values: ParamValues,
+                          files: _FileChanges) -> None:
+        """Replace the rows (and files) of the parameters in ``values``; an upload over the
+        limit still raises PayloadTooLarge here (its file is in ``files.written``)."""
+        replaced = [p for p in job.parameters if p.name in values]
+        for old in replaced:
+            job.parameters.remove(old)
+        session.flush()
+        self._store_params(job, values, files.written)
+        session.flush()
+        kept = {p.value for p in job.parameters if p.is_file}
+        files.stale += [p.value for p in replaced if p.is_file and p.value not in kept]
 
     def apply_control(self, identity: Identity, type_name: str, job_id: str,
                       params: Sequence[tuple[str, str]],
                       uploads: Mapping[str, Sequence[Upload]]) -> str:
         """Handle a POST to the job URL: ACTION=DELETE, PHASE=RUN|ABORT, durations, parameters.
 
+        All or nothing: every value is checked, then every change made, in one
+        transaction; any refusal (a bad ``EXECUTIONDURATION`` beside a new
+        ``message``...) leaves the job as it was and no uploaded file behind.
         Returns ``"deleted"`` when the job was destroyed, else ``"job"``.
         """
         control, job_params = split_control(params)
@@ -370,24 +472,75 @@ class JobService:
                 raise InvalidParameter(f"ACTION: only DELETE is supported, got {action!r}")
             self.delete(identity, type_name, job_id)
             return "deleted"
-        if job_params or uploads:
-            self.update_parameters(identity, type_name, job_id, job_params, uploads)
-        if (text := single(control, "EXECUTIONDURATION")) is not None:
-            self.set_execution_duration(identity, type_name, job_id, text)
-        if (text := single(control, "DESTRUCTION")) is not None:
-            self.set_destruction(identity, type_name, job_id, text)
-        if (phase := single(control, "PHASE")) is not None:
-            self.change_phase(identity, type_name, job_id, phase)
         if not (job_params or uploads or control):
             self.get(identity, type_name, job_id)  # 404 for an unknown job even when empty
+            return "job"
+        phase = single(control, "PHASE")
+        wanted = _phase_request(phase) if phase is not None else None
+        duration_text = single(control, "EXECUTIONDURATION")
+        destruction_text = single(control, "DESTRUCTION")
+        needed = Permission.NONE
+        if wanted is not None:
+            needed |= Permission.EXECUTE
+        if job_params or uploads or duration_text is not None or destruction_text is not None:
+            needed |= Permission.WRITE
+        files = _FileChanges()
+        try:
+            with self.db.write() as session:
+                job = self._load(session, identity, type_name, job_id, needed=needed,
+                                 for_update=True)
+                values = self._check_parameters(job, job_params, uploads) \
+                    if job_params or uploads else None
+                duration = self._check_duration(job, duration_text) \
+                    if duration_text is not None else None
+                destruction = self._check_destruction(job, destruction_text) \
+                    if destruction_text is not None else None
+                if values is not None:
+                    self._apply_parameters(session, job, values, files)
+                if duration is not None:
+                    self._apply_duration(session, job, duration)
+                if destruction is not None:
+                    job.destruction_time = destruction
+                if wanted == "RUN":
+                    self._apply_run(session, identity, job)
+                elif wanted == "ABORT":
+                    self._apply_abort(session, identity, job)
+        except BaseException:
+            files.undo(self.storage, job_id)
+            raise
+        files.commit(self.storage, job_id)
         return "job"
 
     def change_phase(self, identity: Identity, type_name: str, job_id: str, value: str) -> None:
         """``PHASE=RUN`` or ``PHASE=ABORT`` (any case); anything else is a 400."""
-        wanted = value.strip().upper()
-        if wanted == "RUN":
+        if _phase_request(value) == "RUN":
             self.run(identity, type_name, job_id)
-        elif wanted == "ABORT":
-            self.abort(identity, type_name, job_id)
         else:
-            raise InvalidParameter(f"PHASE: expected RUN or ABORT, got {value!r}")
+            self.abort(identity, type_name, job_id)
+
+
+def _phase_request(value: str) -> str:
+    """``"RUN"`` or ``"ABORT"`` from a client's ``PHASE`` (any case); 400 otherwise."""
+    wanted = value.strip().upper()
+    if wanted not in ("RUN", "ABORT"):
+        raise InvalidParameter(f"PHASE: expected RUN or ABORT, got {value!r}")
+    return wanted
+
+
+class _FileChanges:
+    """Input files a parameter change wrote (to remove if it fails) and replaced (to remove
+    once it is committed)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.stale: list[str] = []
+
+    def undo(self, storage: JobStorage, job_id: str) -> None:
+        """The change was rolled back: its new files are nobody's."""
+        for relative in self.written:
+            storage.resolve(job_id, relative).unlink(missing_ok=True)
+
+    def commit(self, storage: JobStorage, job_id: str) -> None:
+        """The change is committed: the replaced files are nobody's."""
+        for relative in self.stale:
+            storage.resolve(job_id, relative).unlink(missing_ok=True)

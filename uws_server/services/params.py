@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from ..errors import InvalidParameter
+from ..config import MAX_ARG_BYTES, Settings
+from ..errors import InvalidParameter, PayloadTooLarge
 from ..jobtypes.seed import InputSpec, JobTypeInterface, argv_word, coerce_value
 from ..urlguard import UrlPolicy, UrlRefused, check_url
+
+#: The longest text value when the caller names no limit (``UWS_MAX_PARAMETER_CHARS``'s default).
+DEFAULT_MAX_CHARS: int = Settings.max_parameter_chars
 
 CONTROL_NAMES = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "VERSION",
                            "ACTION"})
@@ -67,6 +71,43 @@ def single(control: Mapping[str, list[str]], name: str) -> str | None:
     return values[0]
 
 
+@dataclass(frozen=True)
+class ValueLimit:
+    """The longest parameter value a job type takes, and what sets it (for the message).
+
+    A value is stored as text and becomes one command-line argument: beyond
+    ``MAX_ARG_BYTES`` (in UTF-8) it could never run ("Argument list too long"),
+    whatever the limit says.
+    """
+
+    chars: int
+    source: str
+
+    @classmethod
+    def of(cls, service_default: int, configuration: Mapping[str, Any] | None) -> ValueLimit:
+        """The job type's ``max_parameter_chars`` if its configuration sets one, else the
+        service's ``UWS_MAX_PARAMETER_CHARS``."""
+        configured = (configuration or {}).get("max_parameter_chars")
+        if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+            return cls(configured, "the job type's max_parameter_chars")
+        return cls(service_default, "UWS_MAX_PARAMETER_CHARS")
+
+    def check(self, name: str, value: str) -> str:
+        """``value``, or 413 naming the parameter and the limit."""
+        if len(value) > self.chars:
+            raise PayloadTooLarge(f"{name}: {len(value)} characters, more than the {self.chars} "
+                                  f"allowed ({self.source})")
+        if len(value) * 4 >= MAX_ARG_BYTES and len(value.encode("utf-8")) >= MAX_ARG_BYTES:
+            raise PayloadTooLarge(f"{name}: {len(value.encode('utf-8'))} bytes in UTF-8, more "
+                                  f"than one command-line argument holds ({MAX_ARG_BYTES - 1})")
+        return value
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """A message cut to ``limit`` characters (it may quote a long value)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _check_url(spec: InputSpec, value: str, allow_urls: bool, policy: UrlPolicy | None) -> str:
     """A file input's URL, judged by the SSRF guard as far as it can be without DNS.
 
@@ -100,6 +141,7 @@ def collect(
     allow_urls: bool,
     require_all: bool,
     url_policy: UrlPolicy | None = None,
+    limit: ValueLimit | None = None,
 ) -> dict[str, list[ParamValue]]:
     """Check job parameters against the interface.
 
@@ -117,6 +159,9 @@ def collect(
         The SSRF guard's policy URLs are checked against (``UWS_URL_ALLOW``/``DENY``).
     require_all
         Whether every required input must be present (at creation).
+    limit
+        The longest text value (and URL) taken; by default ``UWS_MAX_PARAMETER_CHARS``'s
+        default.
 
     Returns
     -------
@@ -127,7 +172,10 @@ def collect(
     ------
     InvalidParameter
         Naming the parameter and what is wrong with it.
+    PayloadTooLarge
+        A value longer than ``limit`` (naming the parameter and the limit).
     """
+    limit = limit or ValueLimit(DEFAULT_MAX_CHARS, "UWS_MAX_PARAMETER_CHARS")
     values: dict[str, list[ParamValue]] = {}
     referenced: set[str] = set()
     for name, raw in params:
@@ -146,16 +194,17 @@ def collect(
                 entries = [ParamValue(spec.name, "", True, upload=f) for f in files]
             else:
                 entries = [ParamValue(spec.name, "", True,
-                                      url=_check_url(spec, raw.strip(), allow_urls,
-                                                     url_policy))]
+                                      url=_check_url(spec, limit.check(spec.name, raw.strip()),
+                                                     allow_urls, url_policy))]
         else:
             if "\x00" in raw:  # no database text column can store it
                 raise InvalidParameter(f"{spec.name}: contains a NUL character")
+            limit.check(spec.name, raw)  # before parsing it
             try:
                 typed = coerce_value(spec, raw)
             except ValueError as exc:
-                raise InvalidParameter(f"{spec.name}: {exc}") from None
-            entries = [ParamValue(spec.name, argv_word(typed))]
+                raise InvalidParameter(f"{spec.name}: {_short(str(exc))}") from None
+            entries = [ParamValue(spec.name, limit.check(spec.name, argv_word(typed)))]
         values.setdefault(spec.name, []).extend(entries)
     for part, files in uploads.items():
         if part in referenced:
