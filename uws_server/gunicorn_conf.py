@@ -3,7 +3,10 @@
 Use: ``gunicorn -c python:uws_server.gunicorn_conf uws_server.wsgi:app``.
 
 Threaded workers, because a blocking ``WAIT`` holds a thread for up to
-``UWS_MAX_WAIT`` seconds. The master migrates the database and registers
+``UWS_MAX_WAIT`` seconds: each worker has ``GUNICORN_THREADS`` threads for
+ordinary requests plus one per ``WAIT`` allowed to block (``UWS_MAX_WAITERS``),
+sized by the same functions as ``uws-server serve``, and on SIGTERM its
+blocked waiters answer at once. The master migrates the database and registers
 job types once, after it is listening (a port in use migrates nothing) and
 before any worker starts. Logging is the service's (``UWS_LOG_LEVEL``,
 ``UWS_LOG_FORMAT``), gunicorn's own lines included; a bad setting stops
@@ -18,6 +21,14 @@ from typing import Any
 
 from uws_server.config import ConfigError, load_settings
 from uws_server.logs import GunicornLogger, configure_logging
+from uws_server.server import (
+    WORKER_CLASS,
+    answer_waiters_now,
+    answer_waiters_on_stop,
+    raise_open_files,
+    worker_threads,
+)
+from uws_server.server import worker_connections as connections_for
 from uws_server.server_header import brand_gunicorn
 from uws_server.wiring import bootstrap
 
@@ -31,8 +42,12 @@ brand_gunicorn()
 
 bind = os.environ.get("GUNICORN_BIND", f"{_settings.host}:{_settings.port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+worker_class = WORKER_CLASS  # gthread, answering its own refusals in the front door's shape
+threads = worker_threads(_settings, int(os.environ.get("GUNICORN_THREADS", "32")))
+worker_connections = connections_for(threads)
+raise_open_files(worker_connections)  # in the master: the workers inherit it
+post_worker_init = answer_waiters_on_stop
+worker_int = answer_waiters_now
 timeout = 120
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None

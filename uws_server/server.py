@@ -1,7 +1,13 @@
 """``uws-server serve``: gunicorn (one threaded worker) with the dispatcher inside it.
 
 The embedded default runs everything in one command. Blocking ``WAIT``
-requests each hold a thread, so the worker is gthread with many threads.
+requests each hold a thread, so the worker is gthread with many threads:
+:func:`worker_threads` gives it the threads ordinary requests need *plus* one
+for every ``WAIT`` allowed to block (``UWS_MAX_WAITERS``), so that a crowd of
+waiters never delays a plain GET; :mod:`uws_server.gunicorn_conf` sizes its
+workers with the same functions. On SIGTERM the blocked waiters answer at
+once with their job's current document (:func:`answer_waiters_on_stop`),
+instead of holding the graceful stop and then being dropped.
 The listening socket is bound first, before the database is touched, and
 handed to gunicorn: a port in use stops ``serve`` with one line, nothing
 migrated and no file created.
@@ -10,18 +16,93 @@ migrated and no file created.
 from __future__ import annotations
 
 import logging
+import resource
+import signal
 import socket
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .app import create_app
+from .app import EXTENSION_KEY, create_app
 from .config import Settings
 from .logs import GunicornLogger
 from .server_header import brand_gunicorn
 from .wiring import bootstrap, build_components, build_dispatcher
 
 log = logging.getLogger(__name__)
+
+#: gthread, answering gunicorn's own refusals (414, 431, bad framing) in the front door's shape.
+WORKER_CLASS = "uws_server.gunicorn_worker.Worker"
+
+#: Connections a worker takes beyond its threads: kept-alive ones, idle between requests.
+SPARE_CONNECTIONS = 1000
+#: Open files a worker needs beside its connections (database, logs, job files, sockets).
+SPARE_FILES = 256
+
+
+def worker_threads(settings: Settings, request_threads: int) -> int:
+    """Threads of one gthread worker: ``request_threads`` that ordinary requests always find
+    free, plus one for each ``WAIT`` that may block (``UWS_MAX_WAITERS``)."""
+    return max(1, request_threads) + max(0, settings.max_waiters)
+
+
+def worker_connections(threads: int) -> int:
+    """Connections one worker accepts: every thread busy, and kept-alive ones besides.
+
+    gunicorn stops accepting past this number, so it must exceed the threads:
+    a thousand blocked waiters must not keep a new client in the listen backlog.
+    """
+    return threads + SPARE_CONNECTIONS
+
+
+def raise_open_files(connections: int) -> None:
+    """Raise this process's soft limit of open files (often 1,024) to what its connections
+    need, within the hard limit; a lower hard limit is logged, not fatal."""
+    needed = connections + SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning("open files limited to %d (hard limit), %d wanted for %d connections: "
+                    "lower UWS_MAX_WAITERS or raise the limit", target, needed, connections)
+
+
+def answer_waiters_on_stop(worker: Any) -> None:
+    """gunicorn ``post_worker_init``: on SIGTERM, blocked ``WAIT`` requests answer at once.
+
+    gunicorn's graceful stop lets in-flight requests finish within the
+    graceful timeout; a request blocked for up to ``UWS_MAX_WAIT`` seconds
+    would hold the stop that long, then be dropped unanswered. Wrapping the
+    worker's SIGTERM handler, the waiters are woken (each answers with its
+    job's current document) and gunicorn's own handler then runs as before.
+    The wake-up runs in a thread of its own: a signal handler must not wait
+    for a lock.
+    """
+    parts = getattr(worker.wsgi, "extensions", {}).get(EXTENSION_KEY)
+    if parts is None:
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        threading.Thread(target=parts.waiter.shutdown, name="answer-waiters",
+                         daemon=True).start()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn has it: no EINTR in requests
+
+
+def answer_waiters_now(worker: Any) -> None:
+    """gunicorn ``worker_int``/``worker_exit``: the worker stops now; wake its waiters."""
+    parts = getattr(getattr(worker, "wsgi", None), "extensions", {}).get(EXTENSION_KEY)
+    if parts is not None:
+        threading.Thread(target=parts.waiter.shutdown, name="answer-waiters",
+                         daemon=True).start()
 
 
 class CannotListen(Exception):
@@ -72,19 +153,24 @@ class _Embedded(BaseApplication):  # type: ignore[misc]
         self.cfg.set("bind", f"fd://{self.sock.fileno()}")  # bound already, by listen()
         self.cfg.set("logger_class", GunicornLogger)
         self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
-        self.cfg.set("threads", self.threads)
+        self.cfg.set("worker_class", WORKER_CLASS)  # gthread, errors in the door's shape
+        threads = worker_threads(self.settings, self.threads)
+        self.cfg.set("threads", threads)
+        self.cfg.set("worker_connections", worker_connections(threads))
         self.cfg.set("timeout", 120)
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("accesslog", "-")
         self.cfg.set("post_worker_init", self._start_dispatcher)
+        self.cfg.set("worker_int", answer_waiters_now)
         self.cfg.set("worker_exit", self._stop_dispatcher)
 
     def _start_dispatcher(self, worker: Any) -> None:
+        answer_waiters_on_stop(worker)
         self.dispatcher = build_dispatcher(worker.app.components)
         self.dispatcher.start()
 
-    def _stop_dispatcher(self, _server: Any, _worker: Any) -> None:
+    def _stop_dispatcher(self, _server: Any, worker: Any) -> None:
+        answer_waiters_now(worker)
         if self.dispatcher is not None:
             self.dispatcher.stop()
 
@@ -96,11 +182,15 @@ class _Embedded(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, threads: int = 32) -> int:
     """Bind the port, migrate, register job types, then serve until interrupted.
 
+    ``threads`` are for ordinary requests; the worker has one more per ``WAIT``
+    allowed to block (:func:`worker_threads`).
+
     Raises
     ------
     CannotListen
         Before anything else happened: no database migrated, no file created.
     """
+    raise_open_files(worker_connections(worker_threads(settings, threads)))
     sock = listen(settings.host, settings.port)
     bootstrap(settings)  # logs each job type it registers
     log.info("uws-server on http://%s:%d/uws (data in %s)", settings.host, settings.port,
