@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .auth import cli as auth_cli
 from .config import ConfigError, Settings, load_settings
 from .logs import configure_logging
 
@@ -25,10 +26,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The embedded default: web server and dispatcher in one command."""
+    from .auth.exposure import exposure_problem
     from .server import CannotListen, serve
 
     settings = _settings(args)
     configure_logging(settings)
+    problem = None if args.insecure_anonymous else exposure_problem(settings)
+    if problem is not None:
+        print(f"uws-server: {problem}", file=sys.stderr)
+        return 2
     try:
         return serve(settings, threads=args.threads)
     except CannotListen as exc:  # before anything was migrated or created
@@ -110,7 +116,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--data-dir", help="where the database and job files live")
-    serve.add_argument("--threads", type=int, default=32, help="request threads (default 32)")
+    serve.add_argument("--threads", type=int, default=32,
+                       help="threads for ordinary requests (default 32); blocked WAITs get "
+                            "UWS_MAX_WAITERS more")
+    serve.add_argument("--insecure-anonymous", action="store_true",
+                       help="serve beyond loopback although anonymous callers operate it")
     serve.set_defaults(func=cmd_serve)
     worker = commands.add_parser("worker", help="the dispatcher alone")
     worker.add_argument("--data-dir")
@@ -129,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true",
                           help="print {is_valid, errors, warnings}, as the registry answers")
     validate.set_defaults(func=cmd_jobtype_validate)
+    auth_cli.add_commands(commands, _settings)
     return top
 
 

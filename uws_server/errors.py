@@ -75,3 +75,9 @@ class Conflict(UWSError):
     """The request conflicts with the current state of a resource."""
 
     status = 409
+
+
+class QuotaExceeded(UWSError):
+    """A per-user limit (active jobs, stored jobs, upload bytes) would be passed."""
+
+    status = 429

@@ -1,4 +1,4 @@
-"""Who is acting: every service call takes one, so authentication can come later."""
+"""Who is acting: every service call takes one (made by ``auth.authenticator``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class Identity:
 
     name: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
+    groups: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_anonymous(self) -> bool:
@@ -23,20 +24,19 @@ class Identity:
         return "admin" in self.roles
 
     @property
+    def read_only(self) -> bool:
+        """Whether the caller may only read (anonymous callers under ``UWS_ANONYMOUS=read``)."""
+        return "read-only" in self.roles
+
+    @property
     def label(self) -> str:
         """How the caller appears in job history."""
         return self.name or "anonymous"
 
-    def may_see(self, owner_id: str | None) -> bool:
-        """Whether this caller may read and change a job owned by ``owner_id``.
-
-        Until authentication exists everybody is anonymous and sees every job;
-        an admin sees everything.
-        """
-        return owner_id is None or owner_id == self.name or "admin" in self.roles
-
 
 ANONYMOUS = Identity()
+#: An anonymous caller where anonymous access is read-only.
+ANONYMOUS_READER = Identity(roles=frozenset({"read-only"}))
 #: Who calls when authentication is off (the embedded default, bound to 127.0.0.1):
 #: nobody in particular, trusted to operate the service (register job types...).
 UNAUTHENTICATED_OPERATOR = Identity(roles=frozenset({"admin"}))

@@ -95,6 +95,7 @@ class JobTypeRevision(Base):
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
     docker_image: Mapped[str] = mapped_column(String(255), default="")
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     job_type: Mapped[JobType] = relationship(back_populates="revisions")
 
@@ -137,6 +138,7 @@ class Job(Base):
     tries: Mapped[int] = mapped_column(Integer, default=0)
     unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    upload_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     revision: Mapped[JobTypeRevision] = relationship(lazy="select")
     parameters: Mapped[list[JobParameter]] = relationship(
@@ -198,6 +200,8 @@ class JobEvent(Base):
     to_phase: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: ``phase`` for a phase change; ``grant``, ``parameters``... for other writes.
+    kind: Mapped[str] = mapped_column(String(32), default="phase", server_default="phase")
 
 
 class DispatcherLease(Base):
@@ -215,3 +219,53 @@ class DispatcherLease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class User(Base):
+    """Someone who may call the service: a name, a role, groups and quota overrides.
+
+    ``quotas`` holds only the limits set for this user; the others come from settings.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quotas: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ApiToken(Base):
+    """An API token of a user; only a hash of its secret is kept (see ``auth.tokens``)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class JobGrant(Base):
+    """A permission on one job given to another user (``auth.permissions`` bits)."""
+
+    __tablename__ = "job_grants"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    permission: Mapped[int] = mapped_column(Integer)
+    granted_by: Mapped[str] = mapped_column(String(255))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)

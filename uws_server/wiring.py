@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .auth.authenticator import Authenticator
+from .auth.users import UserService
 from .config import Settings
 from .db import Database, upgrade
 from .jobtypes import service as jobtypes
 from .jobtypes.registry import RegistryService
 from .notify import WakeBus
 from .services import ocps
+from .services.grants import GrantService
 from .services.jobs import JobService
 from .services.validators import JobValidators
 from .services.waiting import Waiter
@@ -42,6 +45,9 @@ class Components:
     jobs: JobService
     waiter: Waiter
     registry: RegistryService
+    users: UserService
+    auth: Authenticator
+    grants: GrantService
 
 
 def build_components(settings: Settings) -> Components:
@@ -59,7 +65,12 @@ def build_components(settings: Settings) -> Components:
     validators.add(ocps.JOB_TYPE, ocps.check_job)  # the operator's allow-lists
     jobs = JobService(settings, db, storage, validators=validators)
     waiter = Waiter(jobs, bus, max_wait=settings.max_wait, max_waiters=settings.max_waiters)
-    return Components(settings, bus, db, storage, jobs, waiter, RegistryService(db))
+    users = UserService(db)
+    auth = Authenticator(users, anonymous=settings.anonymous,
+                         proxy_header=settings.trusted_proxy_header,
+                         trusted_proxies=settings.trusted_proxies)
+    return Components(settings, bus, db, storage, jobs, waiter, RegistryService(db), users,
+                      auth, GrantService(db))
 
 
 def bootstrap(settings: Settings) -> list[str]:

@@ -25,7 +25,8 @@ from flask import Blueprint, Flask, Response, current_app, has_request_context, 
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..errors import UWSError
+from ..auth.authenticator import CHALLENGES
+from ..errors import NotAuthenticated, UWSError
 from ..storage import UnsafePath
 from .http import json_response, text_response, wants_json
 
@@ -77,7 +78,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(UWSError)
     def _uws_error(exc: UWSError) -> Response:
-        return error_response(exc.status, exc.message)
+        response = error_response(exc.status, exc.message)
+        if isinstance(exc, NotAuthenticated):
+            for challenge in CHALLENGES:
+                response.headers.add("WWW-Authenticate", challenge)
+        return response
 
     @app.errorhandler(UnsafePath)
     def _unsafe_path(exc: UnsafePath) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from ..models import Job, JobParameter, JobResult
+from ..models import Job, JobGrant, JobParameter, JobResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +57,8 @@ class JobView:
     error_message: str | None
     error_detail: str | None
     job_info: dict[str, Any]
+    #: The caller's grant bits on the job (``auth.permissions``), when read for a caller.
+    granted: int | None = None
     parameters: list[ParameterView] = field(default_factory=list)
     results: list[ResultView] = field(default_factory=list)
 
@@ -66,10 +68,15 @@ _JOB_COLUMNS = (Job.id, Job.job_type_name, Job.owner_id, Job.run_id, Job.phase,
                 Job.execution_duration, Job.error_type, Job.error_message, Job.error_detail,
                 Job.job_info)
 
+# The caller's grant on the job, read in the same statement as the job (one round trip).
+_GRANTED = (select(JobGrant.permission)
+            .where(JobGrant.job_id == Job.id, JobGrant.username == bindparam("username"))
+            .scalar_subquery().label("granted"))
+
 # Built once: constructing statements costs more than running them on a small table.
-_JOB = select(*_JOB_COLUMNS).where(Job.id == bindparam("job_id"),
-                                   Job.job_type_name == bindparam("type_name"),
-                                   Job.deleted.is_(False))
+_JOB = select(*_JOB_COLUMNS, _GRANTED).where(Job.id == bindparam("job_id"),
+                                             Job.job_type_name == bindparam("type_name"),
+                                             Job.deleted.is_(False))
 _PARAMS = (select(JobParameter.name, JobParameter.value, JobParameter.is_file,
                   JobParameter.source_url)
            .where(JobParameter.job_id == bindparam("job_id")).order_by(JobParameter.position))
@@ -77,19 +84,29 @@ _RESULTS = (select(JobResult.result_id, JobResult.path, JobResult.mime_type, Job
             .where(JobResult.job_id == bindparam("job_id")).order_by(JobResult.position))
 
 
-_PHASE = select(Job.phase, Job.owner_id).where(Job.id == bindparam("job_id"),
-                                              Job.job_type_name == bindparam("type_name"),
-                                              Job.deleted.is_(False))
+_PHASE = select(Job.phase, Job.owner_id, _GRANTED).where(
+    Job.id == bindparam("job_id"), Job.job_type_name == bindparam("type_name"),
+    Job.deleted.is_(False))
 
 
-def load_phase(connection: Connection, type_name: str, job_id: str) -> Any:
-    """``(phase, owner_id)`` of a job, or ``None``: the cheapest read, for WAIT and /phase."""
-    return connection.execute(_PHASE, {"job_id": job_id, "type_name": type_name}).one_or_none()
+def load_phase(connection: Connection, type_name: str, job_id: str, username: str | None
+               ) -> Any:
+    """``(phase, owner_id, granted)`` of a job, or ``None``: the cheapest read (WAIT, /phase).
+
+    ``granted`` is ``username``'s grant bits on the job (``None`` without a grant).
+    """
+    return connection.execute(_PHASE, {"job_id": job_id, "type_name": type_name,
+                                       "username": username or ""}).one_or_none()
 
 
-def load_job_view(connection: Connection, type_name: str, job_id: str) -> JobView | None:
-    """The job with its parameters and results, or ``None`` (deleted jobs are invisible)."""
-    row = connection.execute(_JOB, {"job_id": job_id, "type_name": type_name}).one_or_none()
+def load_job_view(connection: Connection, type_name: str, job_id: str, username: str | None
+                  ) -> JobView | None:
+    """The job with its parameters and results, or ``None`` (deleted jobs are invisible).
+
+    The view's ``granted`` holds ``username``'s grant bits on the job.
+    """
+    row = connection.execute(_JOB, {"job_id": job_id, "type_name": type_name,
+                                    "username": username or ""}).one_or_none()
     if row is None:
         return None
     params = connection.execute(_PARAMS, {"job_id": job_id}).all()
