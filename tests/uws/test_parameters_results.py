@@ -257,15 +257,13 @@ def test_results_of_a_deleted_job_are_gone(server):
     assert requests.get(href, timeout=10).status_code == 404
 
 
-def test_an_input_by_url_is_served_by_redirect_before_it_is_fetched(server, file_host):
+def test_an_input_by_url_not_fetched_yet_is_409_never_a_redirect_to_its_url(server, file_host):
     url = f"{file_host}/remote.txt"
     job = server.create("wordcount", {"input": url})
     response = requests.get(f"{job}/parameters/input", allow_redirects=False, timeout=10)
-    if response.status_code == 303:
-        assert response.headers["Location"] == url
-    else:
-        assert response.status_code == 200
-        assert response.text == "alpha beta gamma delta\n"
+    assert response.status_code == 409, (response.status_code, response.headers)
+    assert "Location" not in response.headers
+    assert "not fetched yet" in response.text
 
 
 def test_an_uploaded_input_can_be_replaced_while_pending(server, text_file):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from .. import __version__
-from ..errors import InvalidParameter, ResourceNotFound
+from ..errors import Conflict, InvalidParameter, ResourceNotFound
 from ..render import uws_json, uws_xml
 from ..services.jobs import JobService
 from ..services.waiting import Waiter
@@ -249,7 +249,11 @@ def get_parameter(jobtype: str, job_id: str, name: str, index: int = 0) -> Respo
     if not param.is_file:
         return text_response(param.value)
     if param.source_url and not jobs.storage.resolve(job.id, param.value).is_file():
-        return see_other(param.source_url)  # not fetched (yet): where it comes from
+        # Never a redirect to the client's URL: that would make the service an open redirect.
+        if job.phase in ("PENDING", "QUEUED"):
+            raise Conflict(f"parameter {name!r} is not fetched yet: the service fetches it "
+                           "from its URL when the job runs")
+        raise ResourceNotFound(f"the file of parameter {name!r} was never fetched")
     return http.send_job_file(jobs.storage, job.id, param.value, mime_type=None,
                               missing=f"the file of parameter {name!r} is no longer available")
 
