@@ -191,3 +191,27 @@ def test_a_revoked_token_is_refused(auth):
     users.revoke_token(info.token_id)
     time.sleep(10.5)  # other processes trust a checked token for 10 s
     assert _session(token).get(f"{auth.server.url}/uws", timeout=10).status_code == 401
+
+
+def test_registry_changes_record_who_made_them_and_status_counts_only_visible_jobs(auth):
+    ops = _session(auth.ops)
+    changed = ops.patch(f"{auth.server.url}/v6/job-types/echo/1.0.0/",
+                        json={"docker_image": f"echo:{uuid.uuid4().hex[:6]}"}, timeout=10)
+    assert changed.status_code == 200, changed.text
+    revisions = ops.get(f"{auth.server.url}/v6/job-types/echo/1.0.0/revisions/",
+                        timeout=10).json()["results"]
+    newest = max(revisions, key=lambda r: r["revision_num"])
+    assert newest["created_by"] == "ops"
+    running = _session(auth.bob).post(f"{auth.server.url}/uws/sleep",
+                                      data={"seconds": "20", "PHASE": "RUN"},
+                                      allow_redirects=False, timeout=10).headers["Location"]
+    try:
+        def counted(token: str) -> int:
+            status = _session(token).get(f"{auth.server.url}/v6/job-types/status/",
+                                         timeout=10).json()["results"]
+            return sum(c["count"] for entry in status if entry["job_type"]["name"] == "sleep"
+                       for c in entry["job_counts"])
+        assert counted(auth.bob) >= 1 and counted(auth.ops) >= 1
+        assert counted(auth.alice) == 0 or counted(auth.alice) < counted(auth.ops)
+    finally:
+        _session(auth.bob).delete(running, timeout=10)

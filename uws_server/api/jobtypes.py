@@ -155,26 +155,26 @@ def status() -> Response:
     ended = _instant("ended", now, now)
     if started > ended:
         raise InvalidParameter("started: later than ended")
-    items = _registry().status(started, ended, bool_value(_args(), "is_active"))
+    items = _registry().status(current_identity(), started, ended, bool_value(_args(), "is_active"))
     return _paged(items, lambda row: render.status_doc(*row))
 
 
 @_route("/job-types/pending/", methods=["GET"])
 def pending() -> Response:
     """Queued jobs per job type, the longest waiting first."""
-    return _paged(_registry().pending(), render.count_doc("longest_pending"))
+    return _paged(_registry().pending(current_identity()), render.count_doc("longest_pending"))
 
 
 @_route("/job-types/running/", methods=["GET"])
 def running() -> Response:
     """Executing jobs per job type, the longest running first."""
-    return _paged(_registry().running(), render.count_doc("longest_running"))
+    return _paged(_registry().running(current_identity()), render.count_doc("longest_running"))
 
 
 @_route("/job-types/system-failures/", methods=["GET"])
 def system_failures() -> Response:
     """Jobs that ended in ERROR for a system reason, per type and reason."""
-    return _paged(_registry().system_failures(), render.failure_doc)
+    return _paged(_registry().system_failures(current_identity()), render.failure_doc)
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidParameter, ResourceNotFound, UnknownJobType
@@ -226,7 +226,13 @@ def _category(phase: str, error_type: str | None) -> str | None:
     return "SYSTEM" if error_type == "transient" else "JOB"
 
 
-def status(session: Session, started: datetime, ended: datetime, is_active: bool | None
+def _visible(condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    """The caller's visibility condition on jobs (``auth.policy.readable``), or no condition."""
+    return true() if condition is None else condition
+
+
+def status(session: Session, started: datetime, ended: datetime, is_active: bool | None,
+           visible: ColumnElement[bool] | None = None
            ) -> list[tuple[JobType, list[StatusCount]]]:
     """``/v6/job-types/status/``: job counts by phase per job type version.
 
@@ -238,7 +244,7 @@ def status(session: Session, started: datetime, ended: datetime, is_active: bool
         select(JobTypeRevision.job_type_id, Job.phase, Job.error_type, func.count(Job.id),
                func.max(when))
         .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
-        .where(Job.deleted.is_(False),
+        .where(Job.deleted.is_(False), _visible(visible),
                (Job.phase == P.EXECUTING.value) | ((when >= started) & (when <= ended)))
         .group_by(JobTypeRevision.job_type_id, Job.phase, Job.error_type)).all()
     counts: dict[int, dict[tuple[str, str | None], StatusCount]] = {}
@@ -258,7 +264,8 @@ def status(session: Session, started: datetime, ended: datetime, is_active: bool
             for t in types if is_active is None or t.is_active == is_active]
 
 
-def pending(session: Session) -> list[tuple[JobType, int, datetime]]:
+def pending(session: Session, visible: ColumnElement[bool] | None = None
+            ) -> list[tuple[JobType, int, datetime]]:
     """``/v6/job-types/pending/``: QUEUED jobs per type, the longest queued first."""
     queued_at = (select(JobEvent.job_id, func.max(JobEvent.at).label("at"))
                  .where(JobEvent.to_phase == P.QUEUED.value).group_by(JobEvent.job_id)
@@ -268,18 +275,19 @@ def pending(session: Session) -> list[tuple[JobType, int, datetime]]:
                func.min(func.coalesce(queued_at.c.at, Job.creation_time)))
         .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
         .outerjoin(queued_at, queued_at.c.job_id == Job.id)
-        .where(Job.deleted.is_(False), Job.phase == P.QUEUED.value)
+        .where(Job.deleted.is_(False), _visible(visible), Job.phase == P.QUEUED.value)
         .group_by(JobTypeRevision.job_type_id)).all()
     return _with_types(session, rows)
 
 
-def running(session: Session) -> list[tuple[JobType, int, datetime]]:
+def running(session: Session, visible: ColumnElement[bool] | None = None
+            ) -> list[tuple[JobType, int, datetime]]:
     """``/v6/job-types/running/``: EXECUTING jobs per type, the longest running first."""
     rows = session.execute(
         select(JobTypeRevision.job_type_id, func.count(Job.id),
                func.min(func.coalesce(Job.start_time, Job.creation_time)))
         .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
-        .where(Job.deleted.is_(False), Job.phase == P.EXECUTING.value)
+        .where(Job.deleted.is_(False), _visible(visible), Job.phase == P.EXECUTING.value)
         .group_by(JobTypeRevision.job_type_id)).all()
     return _with_types(session, rows)
 
@@ -301,7 +309,8 @@ class SystemFailure:
     last_error: datetime
 
 
-def system_failures(session: Session) -> list[SystemFailure]:
+def system_failures(session: Session, visible: ColumnElement[bool] | None = None
+                    ) -> list[SystemFailure]:
     """``/v6/job-types/system-failures/``: jobs in ERROR for a system reason (after every
     try), per type and message, the most recent first."""
     when = func.coalesce(Job.end_time, Job.creation_time)
@@ -309,7 +318,7 @@ def system_failures(session: Session) -> list[SystemFailure]:
         select(JobTypeRevision.job_type_id, Job.error_message, func.count(Job.id),
                func.min(when), func.max(when))
         .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
-        .where(Job.deleted.is_(False), Job.phase == P.ERROR.value,
+        .where(Job.deleted.is_(False), _visible(visible), Job.phase == P.ERROR.value,
                Job.error_type == "transient")
         .group_by(JobTypeRevision.job_type_id, Job.error_message)).all()
     types = _types_by_id(session, [r[0] for r in rows])

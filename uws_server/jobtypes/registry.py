@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .. import safejson
+from ..auth.policy import readable
 from ..db import Database
 from ..errors import PermissionDenied, UWSError
 from ..identity import Identity
@@ -297,7 +298,7 @@ def _create(session: Session, identity: Identity, body: Any) -> tuple[JobType, b
         raise InvalidJobType(request.validation)
     job_type, revision, created = jobtypes.register_manifest(
         session, request.manifest, docker_image=request.fields["docker_image"],
-        configuration=configuration or {})
+        configuration=configuration or {}, created_by=identity.label)
     _apply(job_type, request.fields, configuration, utcnow())
     session.flush()
     log.info("registry: %s %s %s (revision %d) by %s", job_type.name, job_type.version,
@@ -337,7 +338,8 @@ def _edit(session: Session, identity: Identity, name: str, version: str, body: A
     assert manifest is not None  # a "manifest" field that is not one is an error above
     image = request.fields.get("docker_image", job_type.docker_image)
     if manifest != current.manifest or image != current.docker_image:
-        _, revision, _ = jobtypes.register_manifest(session, manifest, docker_image=image)
+        _, revision, _ = jobtypes.register_manifest(session, manifest, docker_image=image,
+                                                    created_by=identity.label)
         log.info("registry: %s %s revision %d by %s", name, version, revision.revision_num,
                  identity.label)
     if _apply(job_type, request.fields, configuration, utcnow()):
@@ -421,26 +423,28 @@ class RegistryService:
     def _versions(session: Session, name: str) -> list[str]:
         return [t.version for t in reversed(queries.versions_of(session, name, None))]
 
-    def status(self, started: datetime, ended: datetime, is_active: bool | None
-               ) -> list[tuple[JobType, list[StatusCount]]]:
-        """``/v6/job-types/status/``: job counts by phase per version within a time range."""
+    def status(self, identity: Identity, started: datetime, ended: datetime,
+               is_active: bool | None) -> list[tuple[JobType, list[StatusCount]]]:
+        """``/v6/job-types/status/``: counts by phase per version within a time range, of
+        the jobs the caller may see."""
         with self.db.read() as session:
-            return queries.status(session, started, ended, is_active)
+            return queries.status(session, started, ended, is_active, readable(identity))
 
-    def pending(self) -> list[tuple[JobType, int, datetime]]:
-        """``/v6/job-types/pending/``: queued jobs per version, the longest waiting first."""
+    def pending(self, identity: Identity) -> list[tuple[JobType, int, datetime]]:
+        """``/v6/job-types/pending/``: queued jobs (the caller may see) per version."""
         with self.db.read() as session:
-            return queries.pending(session)
+            return queries.pending(session, readable(identity))
 
-    def running(self) -> list[tuple[JobType, int, datetime]]:
-        """``/v6/job-types/running/``: executing jobs per version, the longest running first."""
+    def running(self, identity: Identity) -> list[tuple[JobType, int, datetime]]:
+        """``/v6/job-types/running/``: executing jobs (the caller may see) per version."""
         with self.db.read() as session:
-            return queries.running(session)
+            return queries.running(session, readable(identity))
 
-    def system_failures(self) -> list[SystemFailure]:
-        """``/v6/job-types/system-failures/``: ERROR jobs with a system reason, grouped."""
+    def system_failures(self, identity: Identity) -> list[SystemFailure]:
+        """``/v6/job-types/system-failures/``: ERROR jobs with a system reason (that the
+        caller may see), grouped."""
         with self.db.read() as session:
-            return queries.system_failures(session)
+            return queries.system_failures(session, readable(identity))
 
     # -- writing ---------------------------------------------------------------------------
     def validate(self, body: Any) -> Validation:

@@ -68,8 +68,11 @@ def interface_of(revision: JobTypeRevision) -> JobTypeInterface:
 def register_manifest(
     session: Session, manifest: dict[str, Any], *, docker_image: str = "",
     configuration: dict[str, Any] | None = None, is_system: bool = False,
+    created_by: str | None = None,
 ) -> tuple[JobType, JobTypeRevision, bool]:
     """Add a job type, or a revision of one, from a manifest.
+
+    ``created_by`` is who asked (recorded on a new revision; ``None`` for start-up loads).
 
     Returns
     -------
@@ -106,7 +109,8 @@ def register_manifest(
         session.add(job_type)
         session.flush()
         revision = JobTypeRevision(job_type_id=job_type.id, revision_num=1, manifest=manifest,
-                                   docker_image=docker_image, created=now)
+                                   docker_image=docker_image, created=now,
+                                   created_by=created_by)
         session.add(revision)
         session.flush()
         return job_type, revision, True
@@ -118,7 +122,8 @@ def register_manifest(
     job_type.docker_image = docker_image
     job_type.last_modified = now
     revision = JobTypeRevision(job_type_id=job_type.id, revision_num=job_type.revision_num,
-                               manifest=manifest, docker_image=docker_image, created=now)
+                               manifest=manifest, docker_image=docker_image, created=now,
+                               created_by=created_by)
     session.add(revision)
     session.flush()
     return job_type, revision, True

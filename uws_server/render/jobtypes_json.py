@@ -91,7 +91,8 @@ def revision_doc(job_type: JobType, revision: JobTypeRevision, versions: Sequenc
     kind = {**brief(job_type), "num_versions": len(versions),
             "latest_version": versions[-1] if versions else job_type.version}
     doc = {"id": revision.id, "job_type": kind, "revision_num": revision.revision_num,
-           "docker_image": revision.docker_image, "created": when(revision.created)}
+           "docker_image": revision.docker_image, "created": when(revision.created),
+           "created_by": revision.created_by}
     if full:
         doc["manifest"] = revision.manifest
     return doc
