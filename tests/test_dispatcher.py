@@ -25,6 +25,12 @@ def _new_dispatcher(parts: Components, backend: FakeBackend, **kwargs: int) -> D
     return dispatcher
 
 
+def _holding_lease(dispatcher: Dispatcher) -> Dispatcher:
+    """The dispatcher once it took the lease (as its first tick would), to call one step."""
+    assert dispatcher.lease.renew()
+    return dispatcher
+
+
 def _queued_echo(parts: Components, message: str = "hi") -> str:
     job = parts.jobs.create(ANONYMOUS, "echo", [("message", message), ("PHASE", "RUN")], {})
     return job.id
@@ -55,7 +61,7 @@ def test_crash_after_backend_accepted_adopts_the_job_instead_of_submitting_again
     backend = FakeBackend(crash_after_accept=True)
     job_id = _queued_echo(components)
     with pytest.raises(SimulatedCrash):
-        _new_dispatcher(components, backend).submit_queued()
+        _holding_lease(_new_dispatcher(components, backend)).submit_queued()
     restarted = _new_dispatcher(components, backend)
     restarted.tick()
     restarted.tick()
@@ -72,7 +78,7 @@ def test_crash_before_backend_accepted_submits_exactly_once_after_restart(compon
     backend = FakeBackend(crash_before_accept=True)
     job_id = _queued_echo(components)
     with pytest.raises(SimulatedCrash):
-        _new_dispatcher(components, backend).submit_queued()
+        _holding_lease(_new_dispatcher(components, backend)).submit_queued()
     assert backend.submissions_for(job_id) == []
     restarted = _new_dispatcher(components, backend)
     restarted.tick()
@@ -107,7 +113,7 @@ def test_abort_during_an_interrupted_submission_still_cancels_the_backend_job(co
     backend = FakeBackend(crash_after_accept=True)
     job_id = _queued_echo(components)
     with pytest.raises(SimulatedCrash):
-        _new_dispatcher(components, backend).submit_queued()
+        _holding_lease(_new_dispatcher(components, backend)).submit_queued()
     components.jobs.abort(ANONYMOUS, "echo", job_id)
     _new_dispatcher(components, backend).tick()
     assert backend.submissions_for(job_id)[0].state is BackendState.CANCELLED

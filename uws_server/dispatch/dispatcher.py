@@ -8,7 +8,10 @@ queued jobs, follow active jobs, and enforce execution durations.
 
 Submission is idempotent: a job is committed with a fresh token *before*
 the backend is called, and a job found with a token but no backend id is
-looked up by that token (adopted) before it is ever submitted again.
+looked up by that token (adopted) before it is ever submitted again. It is
+also fenced (:mod:`.lease`): a dispatcher that lost its lease while paused
+never reaches the backend. Inputs by URL are fetched in the background
+(:mod:`.staging`), never inside the tick; :mod:`.submission` has the details.
 """
 
 from __future__ import annotations
@@ -23,17 +26,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..executors.base import BackendState, Executor, ExecutorError, JobHandle
-from ..jobtypes import service as jobtypes
-from ..models import DispatcherLease, Job, JobType, JobTypeRevision
+from ..models import Job
 from ..phases import ACTIVE, ExecutionPhase
 from ..services.transitions import transition
 from ..timeutil import as_utc, utcnow
 from . import outcomes
-from .spec import StagingError, build_spec, fetch_inputs
+from .lease import LEASE_SECONDS, Lease
+from .submission import Submitter
 
 if TYPE_CHECKING:
     from ..wiring import Components
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 P = ExecutionPhase
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
-LEASE_SECONDS = 30
+__all__ = ["LEASE_SECONDS", "Dispatcher"]
 ORPHAN_CHECK_SECONDS = 300.0
 ORPHAN_DIRECTORY_AGE = 3600.0
 
@@ -49,21 +52,6 @@ ORPHAN_DIRECTORY_AGE = 3600.0
 #: Backend states that leave a job in this UWS phase when it is already there.
 _STEADY = {BackendState.QUEUED: P.QUEUED.value, BackendState.EXECUTING: P.EXECUTING.value,
            BackendState.SUSPENDED: P.SUSPENDED.value, BackendState.HELD: P.HELD.value}
-
-
-def _holder_is_dead(holder: str) -> bool:
-    """Whether a lease holder is a process of this host that no longer exists."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class Dispatcher:
@@ -82,12 +70,18 @@ class Dispatcher:
         self.executor = executor
         self.settings = components.settings
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = Lease(components.db, self.holder)
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.has_lease = False
         self._next_orphan_check = 0.0
         self._next_poll = 0.0
+        self.submitter = Submitter(self)
+
+    @property
+    def has_lease(self) -> bool:
+        """Whether this dispatcher held the lease at its last renewal or check."""
+        return self.lease.held
 
     # -- running -----------------------------------------------------------------------
     def kick(self, _job_ids: Any = None) -> None:
@@ -104,6 +98,7 @@ class Dispatcher:
         """Ask the loop to end and wait for it."""
         self._stop.set()
         self._kick.set()
+        self.submitter.close()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -117,13 +112,13 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher tick failed")
             self._kick.wait(self.settings.poll_interval)
-        self._release_lease()
+        self.lease.release()
         log.info("dispatcher %s stopped", self.holder)
 
     def tick(self) -> None:
         """One pass over every duty, each step in its own transaction."""
         was_active = self.has_lease
-        if not self._renew_lease():
+        if not self.lease.renew():
             return
         if not was_active:
             self._log_adoptions()
@@ -149,37 +144,6 @@ class Dispatcher:
                      extra={"job_id": row.id, "job_type": row.job_type_name,
                             "owner": row.owner_id, "backend_id": row.backend_id,
                             "phase": row.phase})
-
-    # -- lease ---------------------------------------------------------------------------
-    def _renew_lease(self) -> bool:
-        """Hold the single dispatcher lease (so two dispatchers never submit the same job)."""
-        now = utcnow()
-        with self.c.db.write() as session:
-            lease = session.get(DispatcherLease, 1)
-            if lease is None:
-                session.add(DispatcherLease(id=1, holder=self.holder,
-                                            expires_at=now + timedelta(seconds=LEASE_SECONDS)))
-            elif (lease.holder == self.holder or as_utc(lease.expires_at) < now
-                  or _holder_is_dead(lease.holder)):
-                lease.holder = self.holder
-                lease.expires_at = now + timedelta(seconds=LEASE_SECONDS)
-            else:
-                if self.has_lease or not getattr(self, "_told", False):
-                    log.warning("dispatcher lease held by %s; standing by", lease.holder)
-                    self._told = True
-                self.has_lease = False
-                return False
-        self.has_lease = True
-        return True
-
-    def _release_lease(self) -> None:
-        try:
-            with self.c.db.write() as session:
-                lease = session.get(DispatcherLease, 1)
-                if lease is not None and lease.holder == self.holder:
-                    lease.expires_at = utcnow()
-        except Exception:
-            log.exception("could not release the dispatcher lease")
 
     # -- helpers -------------------------------------------------------------------------
     def _handle(self, job: Job) -> JobHandle:
@@ -305,86 +269,8 @@ class Dispatcher:
         self._for_each((Job.deleted.is_(False), Job.release_requested.is_(True)), act)
 
     def submit_queued(self) -> None:
-        """Hand queued jobs to the executor, by priority, within its free slots and caps."""
-        with self.c.db.read() as session:
-            if session.scalars(select(Job.id).where(
-                    Job.deleted.is_(False), Job.phase == P.QUEUED.value,
-                    Job.backend_id.is_(None), Job.submit_token.is_(None)).limit(1)).first() is None:
-                return  # nothing to submit: do not ask the backend for free slots
-        slots = self.executor.free_slots()
-        if slots <= 0:
-            return
-        with self.c.db.read() as session:
-            # Running jobs per job type (name and version): max_scheduled is per version.
-            running = dict(session.execute(
-                select(JobTypeRevision.job_type_id, func.count())
-                .join(Job, Job.revision_id == JobTypeRevision.id)
-                .where(Job.deleted.is_(False), Job.backend_id.is_not(None),
-                       Job.phase.in_([p.value for p in ACTIVE]))
-                .group_by(JobTypeRevision.job_type_id)).all())
-            caps = dict(session.execute(
-                select(JobType.id, JobType.max_scheduled)
-                .where(JobType.max_scheduled.is_not(None))).all())
-            full = [type_id for type_id, cap in caps.items() if running.get(type_id, 0) >= cap]
-            rows = session.execute(
-                select(Job.id, JobType.id)
-                .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
-                .join(JobType, JobTypeRevision.job_type_id == JobType.id)
-                .where(Job.deleted.is_(False), Job.phase == P.QUEUED.value,
-                       Job.backend_id.is_(None), Job.submit_token.is_(None),
-                       JobType.is_paused.is_(False), JobType.id.not_in(full))
-                .order_by(Job.priority.desc(), Job.creation_time)
-                .limit(max(slots * 4, 50))).all()
-        for job_id, type_id in rows:
-            if slots <= 0:
-                break
-            cap = caps.get(type_id)
-            if cap is not None and running.get(type_id, 0) >= cap:
-                continue
-            if self._submit_one(job_id):
-                slots -= 1
-                running[type_id] = running.get(type_id, 0) + 1
-
-    def _submit_one(self, job_id: str) -> bool:
-        token = uuid.uuid4().hex
-        with self.c.db.write() as session:
-            job = session.get(Job, job_id, options=[selectinload(Job.parameters)])
-            if job is None or job.phase != P.QUEUED.value or job.submit_token is not None:
-                return False
-            try:
-                fetch_inputs(self.c.storage, job, timeout=self.settings.fetch_timeout,
-                             max_bytes=self.settings.fetch_max_bytes)
-            except StagingError as exc:
-                transition(session, job, P.ERROR, actor=ACTOR, note=str(exc),
-                           error_type="fatal", error_message=str(exc))
-                return False
-            interface = jobtypes.interface_of(job.revision)
-            spec = build_spec(self.c.storage, job, job.revision.job_type, interface,
-                              service=self.settings.service_name)
-            job.submit_token = token
-            job.executor = self.executor.name
-            job.tries += 1
-        try:
-            submission = self.executor.submit(spec, token)
-        except ExecutorError as exc:
-            if exc.transient:
-                log.warning("job %s: submission failed (%s); will retry", job_id, exc,
-                            extra={"job_id": job_id, "executor": self.executor.name})
-                return False
-            with self.c.db.write() as session:
-                job = session.get(Job, job_id)
-                if job is not None and job.phase == P.QUEUED.value:
-                    job.submit_token = None
-                    transition(session, job, P.ERROR, actor=ACTOR, note=str(exc),
-                               error_type="fatal", error_message=f"cannot submit: {exc}")
-            return False
-        with self.c.db.write() as session:
-            job = session.get(Job, job_id)
-            if job is not None:
-                job.backend_id = submission.backend_id
-        log.info("job %s submitted to %s as %s", job_id, self.executor.name,
-                 submission.backend_id)
-        return True
+        """Hand queued jobs to the executor (:meth:`.submission.Submitter.submit_queued`)."""
+        self.submitter.submit_queued()
 
     def follow_active(self) -> None:
         """Poll every active job's backend status and apply it.

@@ -1,8 +1,9 @@
 """From a stored job to something a backend runs, and from its files back to results.
 
 Pure of HTTP and of any backend: the dispatcher calls these around the
-executor. :func:`build_spec` expands the command template into argv (never a
-shell); :func:`collect_results` turns output files into result rows;
+executor (inputs by URL are fetched by :mod:`.staging`). :func:`build_spec`
+expands the command template into argv (never a shell);
+:func:`collect_results` turns output files into result rows;
 :func:`error_for_exit` maps an exit code through the manifest's ``errors``.
 """
 
@@ -12,11 +13,9 @@ import json
 import logging
 import mimetypes
 import sys
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.error import URLError
 
 from ..executors.base import JobSpec, Resources
 from ..jobtypes.seed import JobTypeInterface, build_argv
@@ -26,39 +25,6 @@ from ..storage import JobStorage
 log = logging.getLogger(__name__)
 
 SEED_OUTPUTS_JSON = "seed.outputs.json"
-
-
-class StagingError(Exception):
-    """An input by reference could not be fetched; the job cannot run."""
-
-
-def fetch_inputs(storage: JobStorage, job: Job, *, timeout: float, max_bytes: int) -> None:
-    """Download by-reference file inputs not yet on disk, within a size and time limit."""
-    for param in job.parameters:
-        if not param.is_file or not param.source_url:
-            continue
-        target = storage.resolve(job.id, param.value)
-        if target.is_file():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        try:
-            request = urllib.request.Request(param.source_url,
-                                             headers={"User-Agent": "uws-server"})
-            with urllib.request.urlopen(request, timeout=timeout) as response, \
-                    open(partial, "wb") as out:
-                copied = 0
-                while chunk := response.read(1 << 16):
-                    copied += len(chunk)
-                    if copied > max_bytes:
-                        raise StagingError(f"{param.name}: {param.source_url} is larger than "
-                                           f"{max_bytes} bytes")
-                    out.write(chunk)
-            partial.replace(target)
-        except (URLError, OSError, ValueError) as exc:
-            raise StagingError(f"{param.name}: cannot fetch {param.source_url}: {exc}") from None
-        finally:
-            partial.unlink(missing_ok=True)
 
 
 def _resources(interface: JobTypeInterface, input_mib: float) -> Resources:

@@ -1,0 +1,130 @@
+"""The single dispatcher lease, fenced by an epoch.
+
+Only one dispatcher may act on the backends at a time. It holds the row of
+``dispatcher_lease`` for :data:`LEASE_SECONDS`, renewed every tick; another
+dispatcher takes it over once it lapses (or at once when its holder is a dead
+process of this host). Every takeover adds one to ``epoch``.
+
+A lapsed lease alone does not stop a holder that was paused (SIGSTOP, a frozen
+VM) from resuming mid-tick and submitting a job its successor already took
+over. So the holder remembers the epoch it took and checks it
+(:meth:`Lease.check`) in the transaction that claims each job, locking the row
+so that a takeover waits for that claim to commit; and it checks it again right
+before it calls the backend (:meth:`Lease.confirm`), which also extends the
+lease: from then on no other dispatcher can take over for
+:data:`LEASE_SECONDS`, far more than the call needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from ..models import DispatcherLease
+from ..timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 30
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether a lease holder is a process of this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Lease:
+    """This dispatcher's view of the lease: who it is, and the epoch it holds.
+
+    Parameters
+    ----------
+    db
+        The database holding the lease row.
+    holder
+        This dispatcher's name (host, pid and a random part: unique).
+    seconds
+        How long a renewal holds the lease.
+    """
+
+    def __init__(self, db: Database, holder: str, seconds: float = LEASE_SECONDS) -> None:
+        self.db = db
+        self.holder = holder
+        self.seconds = seconds
+        self.epoch: int | None = None
+        self.held = False
+        self._told = False
+
+    def renew(self) -> bool:
+        """Take or renew the lease; False (standing by) while another live holder has it."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.seconds)
+        with self.db.write() as session:
+            lease = session.get(DispatcherLease, 1, with_for_update=True)
+            if lease is None:
+                session.add(DispatcherLease(id=1, holder=self.holder, expires_at=until, epoch=1))
+                epoch, previous = 1, None
+            elif lease.holder == self.holder and lease.epoch == self.epoch:
+                lease.expires_at = until
+                epoch, previous = lease.epoch, self.holder
+            elif as_utc(lease.expires_at) < now or holder_is_dead(lease.holder):
+                previous = lease.holder
+                epoch = (lease.epoch or 0) + 1
+                lease.holder, lease.epoch, lease.expires_at = self.holder, epoch, until
+            else:
+                if self.held or not self._told:
+                    log.warning("dispatcher lease held by %s; standing by", lease.holder)
+                    self._told = True
+                self.held = False
+                return False
+        if previous != self.holder:
+            log.info("dispatcher %s took the lease (epoch %d) from %s", self.holder, epoch,
+                     previous or "nobody")
+        self.epoch, self.held = epoch, True
+        return True
+
+    def check(self, session: Session, *, extend: bool = False) -> bool:
+        """In the caller's transaction: is the lease still ours, at our epoch?
+
+        Locks the lease row (PostgreSQL ``FOR UPDATE``; SQLite's writer lock
+        already serialises), so a takeover cannot commit between this check
+        and the caller's commit. ``extend`` renews the lease as well.
+        """
+        lease = session.get(DispatcherLease, 1, with_for_update=True, populate_existing=True)
+        ours = (lease is not None and self.epoch is not None and lease.holder == self.holder
+                and lease.epoch == self.epoch)
+        if not ours or lease is None:
+            self.held = False
+            return False
+        if extend:
+            lease.expires_at = utcnow() + timedelta(seconds=self.seconds)
+        return True
+
+    def confirm(self) -> bool:
+        """Check and extend the lease in a transaction of its own (right before a backend call)."""
+        with self.db.write() as session:
+            return self.check(session, extend=True)
+
+    def release(self) -> None:
+        """Let the lease lapse now (a clean stop), so a successor need not wait it out."""
+        try:
+            with self.db.write() as session:
+                lease = session.get(DispatcherLease, 1)
+                if lease is not None and lease.holder == self.holder:
+                    lease.expires_at = utcnow()
+        except Exception:
+            log.exception("could not release the dispatcher lease")
+        self.held = False

@@ -1,0 +1,220 @@
+"""Submitting queued jobs: stage, claim, fence, submit, record.
+
+For each queued job, by priority and within the backend's free slots:
+
+1. inputs by URL not on disk yet: hand the job to the :class:`~.staging.Stager`
+   and move on (it takes no slot; the stager wakes the dispatcher when done);
+2. claim it: in one transaction that checks the lease epoch, build its spec and
+   commit a fresh submit token (so a crash from here on is recovered by token);
+3. fence: check and extend the lease right before the backend call, so that a
+   holder that was paused past its lease never reaches the backend;
+4. submit, then record the backend id.
+
+Whatever goes wrong with one job (its inputs, its spec, its backend call) ends
+or skips that job only: the loop goes on with the next.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..executors.base import ExecutorError, JobSpec
+from ..jobtypes import service as jobtypes
+from ..models import Job, JobType, JobTypeRevision
+from ..phases import ACTIVE, ExecutionPhase
+from ..services.transitions import transition
+from ..urlguard import url_policy
+from .spec import build_spec
+from .staging import PendingInput, Stager, fetch_input
+
+if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
+
+P = ExecutionPhase
+log = logging.getLogger(__name__)
+ACTOR = "dispatcher"
+
+
+class LeaseLost(Exception):
+    """Another dispatcher holds the lease now: submit nothing more."""
+
+
+class PreparationError(Exception):
+    """A job cannot be turned into something a backend runs; the message says why."""
+
+
+class Submitter:
+    """The submission step of one dispatcher (the executor is read from it at each use)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.d = dispatcher
+        settings = dispatcher.settings
+        fetch = functools.partial(fetch_input, policy=url_policy(settings),
+                                  timeout=settings.fetch_timeout,
+                                  max_bytes=settings.fetch_max_bytes)
+        self.stager = Stager(fetch, settings.fetch_concurrency, dispatcher.kick)
+
+    def submit_queued(self) -> None:
+        """Hand queued jobs to the executor, by priority, within its free slots and caps."""
+        self._end_failed_stagings()
+        db = self.d.c.db
+        waiting = [Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                   Job.backend_id.is_(None), Job.submit_token.is_(None)]
+        busy = self.stager.busy()
+        if busy:
+            waiting.append(Job.id.not_in(busy))
+        with db.read() as session:
+            if session.scalars(select(Job.id).where(*waiting).limit(1)).first() is None:
+                return  # nothing to submit: do not ask the backend for free slots
+        slots = self.d.executor.free_slots()
+        if slots <= 0:
+            return
+        with db.read() as session:
+            # Running jobs per job type (name and version): max_scheduled is per version.
+            running = dict(session.execute(
+                select(JobTypeRevision.job_type_id, func.count())
+                .join(Job, Job.revision_id == JobTypeRevision.id)
+                .where(Job.deleted.is_(False), Job.backend_id.is_not(None),
+                       Job.phase.in_([p.value for p in ACTIVE]))
+                .group_by(JobTypeRevision.job_type_id)).all())
+            caps = dict(session.execute(
+                select(JobType.id, JobType.max_scheduled)
+                .where(JobType.max_scheduled.is_not(None))).all())
+            full = [type_id for type_id, cap in caps.items()
+                    if cap is not None and running.get(type_id, 0) >= cap]
+            rows = session.execute(
+                select(Job.id, JobType.id)
+                .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
+                .join(JobType, JobTypeRevision.job_type_id == JobType.id)
+                .where(*waiting, JobType.is_paused.is_(False), JobType.id.not_in(full))
+                .order_by(Job.priority.desc(), Job.creation_time)
+                .limit(max(slots * 4, 50))).all()
+        for job_id, type_id in rows:
+            if slots <= 0:
+                break
+            cap = caps.get(type_id)
+            if cap is not None and running.get(type_id, 0) >= cap:
+                continue
+            try:
+                took = self.submit_one(job_id)
+            except LeaseLost:
+                log.warning("dispatcher %s lost the lease mid-tick: submitting nothing more",
+                            self.d.lease.holder)
+                return
+            except Exception:
+                log.exception("job %s: submission failed; the other jobs go on", job_id,
+                              extra={"job_id": job_id, "executor": self.d.executor.name})
+                continue
+            if took:
+                slots -= 1
+                running[type_id] = running.get(type_id, 0) + 1
+
+    def submit_one(self, job_id: str) -> bool:
+        """Stage, claim, fence and submit one job; True when it took a backend slot."""
+        token = uuid.uuid4().hex
+        try:
+            claimed = self._claim(job_id, token)
+        except PreparationError as exc:
+            log.warning("job %s: %s", job_id, exc, extra={"job_id": job_id})
+            self._fail(job_id, str(exc))
+            return False
+        if claimed is None:
+            return False
+        if isinstance(claimed, list):
+            self.stager.stage(job_id, claimed)
+            return False
+        return self._submit(job_id, claimed, token)
+
+    # -- the steps ---------------------------------------------------------------------
+    def _claim(self, job_id: str, token: str) -> JobSpec | list[PendingInput] | None:
+        """Commit the job as submitting (token, tries) and return its spec.
+
+        Returns the inputs still to fetch instead (nothing written), or None
+        when the job is no longer waiting. Raises :class:`LeaseLost` when the
+        lease is not ours at our epoch, :class:`PreparationError` when the
+        job's spec cannot be built (nothing written either).
+        """
+        storage = self.d.c.storage
+        with self.d.c.db.write() as session:
+            if not self.d.lease.check(session):
+                raise LeaseLost
+            job = session.get(Job, job_id, options=[selectinload(Job.parameters)])
+            if (job is None or job.deleted or job.phase != P.QUEUED.value
+                    or job.submit_token is not None or job.backend_id is not None):
+                return None
+            try:
+                pending = [
+                    PendingInput(param.name, param.source_url,
+                                 storage.resolve(job.id, param.value), storage.job_dir(job.id))
+                    for param in job.parameters if param.is_file and param.source_url
+                    and not storage.resolve(job.id, param.value).is_file()]
+                if pending:
+                    return pending
+                interface = jobtypes.interface_of(job.revision)
+                spec = build_spec(storage, job, job.revision.job_type, interface,
+                                  service=self.d.settings.service_name)
+            except Exception as exc:  # the job's data, not the database: this job only
+                text = " ".join(str(exc).split())[:300]
+                raise PreparationError(f"cannot prepare the job: {type(exc).__name__}: "
+                                       f"{text}") from exc
+            job.submit_token = token
+            job.executor = self.d.executor.name
+            job.tries += 1
+        return spec
+
+    def _submit(self, job_id: str, spec: JobSpec, token: str) -> bool:
+        if not self.d.lease.confirm():
+            raise LeaseLost  # the successor recovers the token we committed
+        try:
+            submission = self.d.executor.submit(spec, token)
+        except ExecutorError as exc:
+            if exc.transient:
+                log.warning("job %s: submission failed (%s); will retry", job_id, exc,
+                            extra={"job_id": job_id, "executor": self.d.executor.name})
+                return False
+            log.warning("job %s: %s refused the submission (%s): ERROR", job_id,
+                        self.d.executor.name, exc,
+                        extra={"job_id": job_id, "executor": self.d.executor.name})
+            self._fail(job_id, f"cannot submit: {exc}", token=token)
+            return False
+        with self.d.c.db.write() as session:
+            job = session.get(Job, job_id)
+            if job is not None and job.submit_token == token:
+                job.backend_id = submission.backend_id
+            elif job is not None:
+                log.error("job %s: submitted as %s, but its submission was taken over "
+                          "meanwhile (token changed)", job_id, submission.backend_id,
+                          extra={"job_id": job_id, "backend_id": submission.backend_id})
+        log.info("job %s submitted to %s as %s", job_id, self.d.executor.name,
+                 submission.backend_id,
+                 extra={"job_id": job_id, "backend_id": submission.backend_id})
+        return True
+
+    def _fail(self, job_id: str, message: str, *, token: str | None = None) -> None:
+        """End a job that cannot run in ERROR, if it still waits (and, given, holds ``token``)."""
+        with self.d.c.db.write() as session:
+            job = session.get(Job, job_id)
+            if (job is None or job.deleted or job.phase != P.QUEUED.value
+                    or job.backend_id is not None or job.submit_token != token):
+                return
+            job.submit_token = None
+            transition(session, job, P.ERROR, actor=ACTOR, note=message,
+                       error_type="fatal", error_message=message)
+
+    def _end_failed_stagings(self) -> None:
+        for job_id, message in self.stager.take_failures().items():
+            log.warning("job %s: %s", job_id, message, extra={"job_id": job_id})
+            try:
+                self._fail(job_id, message)
+            except Exception:
+                log.exception("job %s: could not record its failed input", job_id)
+
+    def close(self) -> None:
+        """Stop the fetch threads (each ends within its deadline)."""
+        self.stager.close()
