@@ -132,10 +132,10 @@ def gunicorn_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, su
         try:
             deadline = time.monotonic() + 60
             while True:
-                try:
-                    if requests.get(f"{base}/uws", timeout=2).ok:
+                try:  # listening before its master has migrated: answers may take a while
+                    if requests.get(f"{base}/uws", timeout=5).ok:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(log_path.read_text()[-3000:])
