@@ -29,6 +29,9 @@ from .tokens import new_token, parse_token, secret_matches
 CACHE_SECONDS = 10.0
 #: How often ``last_used`` is written for a token in steady use.
 LAST_USED_EVERY = timedelta(seconds=60)
+#: How long "no user exists yet" is believed: while it holds, anonymous callers operate the
+#: service (``UWS_ANONYMOUS=auto``), so the first user added elsewhere ends that quickly.
+NO_USERS_RECHECK = 0.5
 _CACHE_SIZE = 4096
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _GROUP_NAME = _USER_NAME
@@ -160,9 +163,9 @@ class UserService:
             user.quotas = quotas
 
     def any_users(self) -> bool:
-        """Whether any user exists (cached for a few seconds: asked on every request)."""
+        """Whether any user exists (asked on every request: a yes is kept, a no re-read often)."""
         checked, answer = self._any_users
-        if answer or time.monotonic() - checked < 2.0:
+        if answer or time.monotonic() - checked < NO_USERS_RECHECK:
             return answer
         with self.db.read() as session:
             answer = session.scalar(select(func.count()).select_from(User)) > 0
