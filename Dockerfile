@@ -43,18 +43,22 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
 WORKDIR /data
 # uws, by number, so that a runtime can check it is not root (Kubernetes runAsNonRoot)
 USER 1000:1000
-# UWS_HOST=0.0.0.0 so that a published port reaches the server. There is no
-# authentication yet: whoever reaches the port can create, run and delete jobs. Publish it
-# on loopback (docker run -p 127.0.0.1:8080:8080 ...) or behind an authenticating proxy
-# until user accounts land. The service answers to Host localhost/127.0.0.1 with port 8080
-# only: published on another port or name, set UWS_BASE_URL or UWS_ALLOWED_HOSTS.
+# UWS_HOST=0.0.0.0 so that a published port reaches the server. On that address `serve`
+# refuses to start until authentication is configured (docs/auth.md): create the first
+# admin and a token on the volume first, e.g.
+#   docker run -v uws-data:/data IMAGE uws-server user add ops --admin
+#   docker run -v uws-data:/data IMAGE uws-server token create ops
+# or set UWS_TRUSTED_PROXY_HEADER behind an authenticating proxy. Never work around it with
+# --insecure-anonymous on a reachable address. The service answers to Host
+# localhost/127.0.0.1 with port 8080 only: published on another port or name, set
+# UWS_BASE_URL or UWS_ALLOWED_HOSTS.
 ENV UWS_DATA_DIR=/data \
     UWS_HOST=0.0.0.0 \
     UWS_PORT=8080
 VOLUME /data
 EXPOSE 8080
-# The health endpoint (/health) is still to come; until it does, a 200 from the service
-# home /uws is the check. Point it at /health when that exists.
+# The health endpoint (/health) is still to come; until it does, a 200 from the public
+# root / (it needs no credentials) is the check. Point it at /health when that exists.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('UWS_PORT', '8080') + '/uws', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('UWS_PORT', '8080') + '/', timeout=4)"]
 CMD ["uws-server", "serve"]
