@@ -119,6 +119,9 @@ def _completed(session: Session, storage: JobStorage, job: Job, status: BackendS
 
 
 def _failed(session: Session, storage: JobStorage, job: Job, status: BackendStatus) -> None:
+    if status.disk_full:  # ENOSPC: a retry would fill the disk again
+        _error(session, storage, job, status.reason or "no space left on device", status=status)
+        return
     interface = jobtypes.interface_of(job.revision)
     kind, message, system = error_for_exit(interface, status.exit_code, status.reason)
     system = system or status.system_failure

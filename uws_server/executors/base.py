@@ -131,6 +131,9 @@ class BackendStatus:
     failure, transfer failure) rather than the job's own non-zero exit; the
     dispatcher may retry those.  ``cancelled_by_service`` tells apart a
     cancellation the service asked for (abort) from one done by anybody else.
+    ``disk_full`` says the job failed because its filesystem is full (ENOSPC):
+    never retried, whatever the manifest's error categories say, since a retry
+    would only fill the disk again.
     """
 
     state: BackendState
@@ -141,6 +144,7 @@ class BackendStatus:
     system_failure: bool = False
     cancelled_by_service: bool = False
     cursor: str | None = None
+    disk_full: bool = False
 
 
 @dataclass(frozen=True)

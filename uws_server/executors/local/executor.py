@@ -4,6 +4,11 @@ Each job runs under a small supervisor (:mod:`.runner`) in its own session,
 so a cancel kills the whole process group and a restart of the service does
 not lose the job: the supervisor records the exit status in the job's
 directory, where any later incarnation of the executor reads it.
+
+Record first, run second: the supervisor starts, waits, and runs the job only
+once ``.runner.json`` (its process id and the submit token) is in place, so
+a job that runs can always be found by its token and adopted, and a
+supervisor whose submission was cut short runs nothing.
 """
 
 from __future__ import annotations
@@ -29,21 +34,13 @@ from ..base import (
     JobSpec,
     Submission,
 )
+from .runner import EXIT_NO_SPACE, disk_full, is_running, process_id, write_atomically
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = ".exit.json"
 RUNNER_FILE = ".runner.json"
 CANCEL_MARKER = ".cancelled"
-
-
-def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks (guards against PID reuse), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -105,21 +102,30 @@ class LocalExecutor(Executor):
         status = spec.workdir / STATUS_FILE
         status.unlink(missing_ok=True)
         (spec.workdir / CANCEL_MARKER).unlink(missing_ok=True)
+        record = spec.workdir / RUNNER_FILE
         env = environment_for(spec)
         env["UWS_SUBMIT_TOKEN"] = token
         try:
             with open(spec.stdout_path, "wb") as out, open(spec.stderr_path, "wb") as err:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "uws_server.executors.local.runner", str(status), "--",
-                     *spec.argv],
-                    cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                    [sys.executable, "-m", "uws_server.executors.local.runner", str(record),
+                     str(status), "--", *spec.argv],
+                    cwd=spec.workdir, env=env, stdin=subprocess.PIPE, stdout=out, stderr=err,
                     start_new_session=True, close_fds=True,
                 )
         except OSError as exc:
             raise ExecutorError(f"cannot start the job runner: {exc}", transient=False) from exc
-        backend_id = f"{child.pid}:{_start_ticks(child.pid) or '0'}"
-        (spec.workdir / RUNNER_FILE).write_text(
-            json.dumps({"backend_id": backend_id, "token": token}), encoding="utf-8")
+        assert child.stdin is not None
+        # The runner waits on its stdin: it runs the job only if this record names it.
+        backend_id = process_id(child.pid)
+        try:
+            write_atomically(record, {"backend_id": backend_id, "token": token})
+        except OSError as exc:
+            child.stdin.close()  # unrecorded, the runner exits without running anything
+            child.wait()
+            raise ExecutorError(f"cannot record the job's process in its directory: "
+                                f"{exc.strerror or exc}", transient=False) from exc
+        child.stdin.close()  # the go-ahead (a crash before this line closes it too)
         with self._lock:
             self._children[spec.job_id] = child
         threading.Thread(target=self._watch, args=(child,), name=f"watch-{spec.job_id[:8]}",
@@ -146,7 +152,7 @@ class LocalExecutor(Executor):
 
     def _alive(self, backend_id: str) -> bool:
         pid_text, _, ticks = backend_id.partition(":")
-        return pid_text.isdigit() and _start_ticks(int(pid_text)) == ticks
+        return pid_text.isdigit() and is_running(int(pid_text), ticks)
 
     def poll(self, handles: Mapping[str, JobHandle]) -> dict[str, BackendStatus]:
         """Read each job's exit status file, or see that its supervisor still runs."""
@@ -179,6 +185,12 @@ class LocalExecutor(Executor):
             if child is not None and child.returncode is not None and child.returncode < 0:
                 return BackendStatus(BackendState.CANCELLED,
                                      reason=f"killed by signal {-child.returncode}")
+            if (child is not None and child.returncode == EXIT_NO_SPACE) \
+                    or disk_full(handle.workdir):
+                # Not a system failure to retry: a retry would only fill the disk again.
+                return BackendStatus(BackendState.FAILED, disk_full=True,
+                                     reason="no space left on device: the job's filesystem "
+                                            "is full and its exit status could not be recorded")
             return BackendStatus(BackendState.FAILED, system_failure=True,
                                  reason="the job's process vanished without an exit status")
         started, ended = _parse_time(data.get("started")), _parse_time(data.get("ended"))
@@ -188,7 +200,8 @@ class LocalExecutor(Executor):
                                  ended_at=ended)
         reason = data.get("reason") or f"exit code {code}"
         return BackendStatus(BackendState.FAILED, exit_code=code, reason=str(reason),
-                             started_at=started, ended_at=ended)
+                             started_at=started, ended_at=ended,
+                             disk_full=bool(data.get("disk_full")))
 
     def cancel(self, job_id: str, handle: JobHandle) -> None:
         """Kill the job's whole process group (supervisor, job and its children)."""
