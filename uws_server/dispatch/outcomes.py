@@ -52,7 +52,7 @@ def _requeue(session: Session, job: Job, reason: str) -> None:
 def _error(session: Session, storage: JobStorage, job: Job, message: str, *,
            kind: str = "fatal", status: BackendStatus | None = None) -> None:
     store_results(session, storage, job)
-    detail = tail(storage.job_dir(job.id) / "stderr.txt") or None
+    detail = tail(storage, job.id, "stderr.txt") or None
     fields = {"error_type": kind, "error_message": message,
               "error_detail": f"{message}\n\n--- stderr (last part) ---\n{detail}" if detail
               else None}

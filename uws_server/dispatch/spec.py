@@ -25,6 +25,8 @@ from ..storage import JobStorage
 log = logging.getLogger(__name__)
 
 SEED_OUTPUTS_JSON = "seed.outputs.json"
+#: Most bytes of ``seed.outputs.json`` read: the values land in the job's database row.
+MAX_OUTPUTS_JSON = 1024 * 1024
 
 
 def _resources(interface: JobTypeInterface, input_mib: float) -> Resources:
@@ -101,14 +103,18 @@ def _media_type(path: Path, declared: str | None) -> str:
 
 
 def _regular_files(base: Path, pattern: str) -> list[Path]:
-    """Regular files under ``base`` matching ``pattern``; symlinks and escapes are skipped."""
+    """Regular files under ``base`` matching ``pattern``, reached through no symlink at all.
+
+    A file behind a symlinked directory is skipped even when it stays inside
+    the job's directory: results are served through
+    :meth:`~uws_server.storage.JobStorage.open_file`, which follows no link.
+    """
     root = base.resolve()
     found = []
     for path in sorted(base.glob(pattern)):
         if path.is_symlink() or not path.is_file():
             continue
-        real = path.resolve()
-        if root in real.parents:
+        if path.resolve() == root / path.relative_to(base):
             found.append(path)
     return found
 
@@ -155,10 +161,11 @@ def collect_results(storage: JobStorage, job: Job, interface: JobTypeInterface) 
     seed_json = output_dir / SEED_OUTPUTS_JSON
     if interface.output_json and seed_json.is_file() and not seed_json.is_symlink():
         try:
-            data = json.loads(seed_json.read_text(encoding="utf-8"))
+            with storage.open_file(job.id, f"outputs/{SEED_OUTPUTS_JSON}") as handle:
+                data = json.loads(handle.read(MAX_OUTPUTS_JSON + 1)[:MAX_OUTPUTS_JSON])
             if isinstance(data, dict):
                 outputs_json = {k: data[k] for k in interface.output_json if k in data}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # UnsafePath is a ValueError
             log.warning("job %s: unreadable %s: %s", job.id, SEED_OUTPUTS_JSON, exc)
     return Collected(rows, missing, outputs_json)
 
@@ -181,12 +188,13 @@ def error_for_exit(interface: JobTypeInterface, exit_code: int | None,
                                 "the job failed"), False)
 
 
-def tail(path: Path, limit: int = 64 * 1024) -> str:
-    """The last ``limit`` bytes of a text file, for the ``/error`` resource."""
+def tail(storage: JobStorage, job_id: str, name: str, limit: int = 64 * 1024) -> str:
+    """The last ``limit`` bytes of a job's text file (``stderr.txt``), for ``/error``.
+
+    Empty when the file is missing, unreadable, or not a regular file inside
+    the job's directory (a job that left a symlink there gets nothing read).
+    """
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
+        return storage.read_tail(job_id, name, limit).decode("utf-8", "replace")
+    except (OSError, ValueError):  # UnsafePath is a ValueError
         return ""
