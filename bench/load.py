@@ -64,12 +64,16 @@ class WrkResult:
 
 
 def run_wrk(url: str, *, method: str = "GET", body: str = "", seconds: float = 5,
-            connections: int = 8, threads: int = 1, server_pids: list[int] | None = None
-            ) -> WrkResult:
-    """Run wrk with keep-alive connections; sample the servers' CPU before and after."""
+            connections: int = 8, threads: int = 1, server_pids: list[int] | None = None,
+            authorization: str = "") -> WrkResult:
+    """Run wrk with keep-alive connections; sample the servers' CPU before and after.
+
+    ``authorization`` is sent as the ``Authorization`` header of every request.
+    """
     args = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             "--timeout", "10s", "-s", str(LUA), url]
-    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body}
+    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body,
+           "BENCH_AUTHORIZATION": authorization}
     before = cpu_seconds(server_pids) if server_pids else None
     done = subprocess.run(args, env=env, capture_output=True, text=True,
                           timeout=seconds + 60, check=False)

@@ -34,7 +34,7 @@ from bench import load, scenarios, table  # noqa: E402
 from bench.servers import Dachs, gunicorn_settings  # noqa: E402
 from tests.support import postgres_available  # noqa: E402
 
-PARTS = ("rates", "many", "waits")
+PARTS = ("rates", "many", "waits", "auth")
 log = logging.getLogger("bench")
 
 
@@ -104,6 +104,8 @@ def measure(kind: str, work: Path, options: scenarios.Options, parts: list[str],
     if "waits" in parts:
         figures["waits"] = scenarios.waits(kind, work, options,
                                            dachs if dachs_waits else None)
+    if "auth" in parts:
+        figures["authentication"] = scenarios.authentication(kind, work, options)
     return figures
 
 

@@ -81,10 +81,10 @@ def _dachs_job(dachs: Dachs, sleep: float = 0) -> str:
 
 
 def _wrk(options: Options, url: str, pids: list[int], method: str = "GET",
-         body: str = "") -> dict[str, Any]:
+         body: str = "", authorization: str = "") -> dict[str, Any]:
     return load.run_wrk(url, method=method, body=body, seconds=options.seconds,
                         connections=options.connections, threads=options.wrk_threads,
-                        server_pids=pids).summary()
+                        server_pids=pids, authorization=authorization).summary()
 
 
 # -- 1. creation and GET --------------------------------------------------------------------
@@ -259,3 +259,51 @@ def server_versions(dachs: Dachs | None) -> dict[str, str | None]:
         with contextlib.suppress(requests.RequestException):
             found["dachs"] = requests.get(dachs.list_url, timeout=10).headers.get("Server")
     return found
+
+
+# -- 4. authentication on and off -------------------------------------------------------------
+def authentication(kind: str, work: Path, options: Options) -> dict[str, Any]:
+    """Creation and GET with a bearer token, as a ratio to the anonymous embedded default.
+
+    Two services side by side, each on its own database: one with no user (anonymous
+    operator mode), one with a user whose token every request carries.
+    """
+    from uws_server.auth.users import UserService
+    from uws_server.db import Database, upgrade
+
+    rounds: list[dict[str, Any]] = []
+    with (fresh_database(kind, work, "anon", options) as anon_url,
+          fresh_database(kind, work, "authed", options) as auth_url):
+        upgrade(auth_url)
+        db = Database(auth_url)
+        users = UserService(db)
+        users.add_user("bench")
+        token = users.create_token("bench")[1]
+        db.dispose()
+        header = f"Bearer {token}"
+        with (Service.start(work / "anon", anon_url, free_port()) as anon,
+              Service.start(work / "authed", auth_url, free_port()) as authed):
+            jobs = {
+                "off": _location(requests.post(anon.list_url(), data={"message": "b"},
+                                               allow_redirects=False, timeout=30)),
+                "on": _location(requests.post(authed.list_url(), data={"message": "b"},
+                                              headers={"Authorization": header},
+                                              allow_redirects=False, timeout=30)),
+            }
+            for number in range(options.rounds):
+                log.info("%s: authentication, round %d of %d", kind, number + 1,
+                         options.rounds)
+                one: dict[str, Any] = {"create": {}, "get_job": {}}
+                for name, service, auth in (("off", anon, ""), ("on", authed, header)):
+                    one["create"][name] = _wrk(options, service.list_url(), service.pids,
+                                               "POST", "message=bench", auth)
+                    one["get_job"][name] = _wrk(options, jobs[name], service.pids,
+                                                authorization=auth)
+                rounds.append(one)
+    figures: dict[str, Any] = {"rounds": rounds}
+    for name in ("create", "get_job"):
+        ratios = [r[name]["on"]["rate"] / r[name]["off"]["rate"] for r in rounds
+                  if r[name]["off"]["rate"]]
+        errors = sum(sum(r[name][who]["errors"].values()) for r in rounds for who in ("on", "off"))
+        figures[name] = {"on_over_off": span(ratios), "wrk_errors": errors}
+    return figures

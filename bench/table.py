@@ -140,6 +140,12 @@ def markdown(report: dict[str, Any]) -> str:
          cells(lambda db: _stream_cell(db.get("many_jobs", {}).get("list_stream")), "—")),
         (f"a {_size(options['result_bytes'])} result streamed: RSS growth",
          cells(lambda db: _stream_cell(db.get("many_jobs", {}).get("result_stream")), "—")),
+        ("job creation with a bearer token, ratio to anonymous mode",
+         cells(lambda db: _range(db.get("authentication", {}).get("create", {})
+                                 .get("on_over_off")), "—")),
+        ("job GET with a bearer token, ratio to anonymous mode",
+         cells(lambda db: _range(db.get("authentication", {}).get("get_job", {})
+                                 .get("on_over_off")), "—")),
     ]
     lines = [f"| figure (ranges over {options['rounds']} rounds) | SQLite | PostgreSQL | "
              f"{dachs_note} |", "|---|---|---|---|"]

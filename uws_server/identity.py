@@ -12,6 +12,9 @@ class Identity:
     name: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    #: The user's own quota overrides (``(name, limit)`` pairs), read with the identity so
+    #: that creating a job asks the database nothing more; ``None``: not known here.
+    quotas: tuple[tuple[str, int], ...] | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -7,8 +7,12 @@
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
+local authorization = os.getenv("BENCH_AUTHORIZATION") or ""
 
 wrk.method = method
+if authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+end
 if body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"

@@ -80,7 +80,8 @@ class TokenInfo:
 
 def _identity(user: User) -> Identity:
     roles = frozenset({"admin"}) if user.is_admin else frozenset()
-    return Identity(name=user.name, roles=roles, groups=frozenset(user.groups or ()))
+    return Identity(name=user.name, roles=roles, groups=frozenset(user.groups or ()),
+                    quotas=tuple(sorted((user.quotas or {}).items())))
 
 
 def _token_info(token: ApiToken, user_name: str) -> TokenInfo:
@@ -259,7 +260,7 @@ class UserService:
                 return hit[1]
         with self.db.read() as session:
             user = session.scalars(select(User).where(User.name == name)).first()
-            identity = _identity(user) if user is not None else Identity(name=name)
+            identity = _identity(user) if user is not None else Identity(name=name, quotas=())
         self._remember(key, identity, now)
         return identity
 

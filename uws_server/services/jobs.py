@@ -334,7 +334,8 @@ class JobService:
     def _apply_run(self, session: Session, identity: Identity, job: Job) -> None:
         phase = P(job.phase)
         if phase is P.PENDING:
-            quotas.check_start(session, self.settings, job.owner_id)
+            quotas.check_start(session, self.settings, identity
+                               if identity.name == job.owner_id else job.owner_id)
             transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
         elif phase is P.HELD:
             job.release_requested = True

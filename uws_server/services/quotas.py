@@ -34,14 +34,27 @@ class Quotas:
     upload_bytes_total: int = 0
 
 
-def quotas_for(session: Session, settings: Settings, owner: str | None) -> Quotas | None:
-    """The limits of ``owner``'s jobs, or ``None`` when none apply (admins, anonymous jobs)."""
+def quotas_for(session: Session, settings: Settings, owner: str | Identity | None
+               ) -> Quotas | None:
+    """The limits of ``owner``'s jobs, or ``None`` when none apply (admins, anonymous jobs).
+
+    An :class:`Identity` that carries its user's overrides needs no query.
+    """
+    if isinstance(owner, Identity):
+        if owner.is_admin or owner.name is None:
+            return None
+        if owner.quotas is not None:
+            return _limits(settings, dict(owner.quotas))
+        owner = owner.name
     if owner is None:
         return None
     row = session.execute(select(User.is_admin, User.quotas).where(User.name == owner)).first()
     if row is not None and row.is_admin:
         return None
-    overrides = (row.quotas if row is not None else None) or {}
+    return _limits(settings, (row.quotas if row is not None else None) or {})
+
+
+def _limits(settings: Settings, overrides: dict[str, int]) -> Quotas:
     defaults = Quotas(settings.quota_active_jobs, settings.quota_stored_jobs,
                       settings.quota_upload_bytes_per_job, settings.quota_upload_bytes_total)
     return Quotas(**{name: int(overrides.get(name, getattr(defaults, name)))
@@ -61,12 +74,10 @@ def check_new_jobs(session: Session, settings: Settings, identity: Identity, *, 
     QuotaExceeded
         Naming the limit and the current count.
     """
-    if identity.is_admin:
-        return
-    owner = identity.name
-    quotas = quotas_for(session, settings, owner)
+    quotas = quotas_for(session, settings, identity)
     if quotas is None:
         return
+    owner = identity.name
     owned = (Job.owner_id == owner, Job.deleted.is_(False))
     if _over(quotas.upload_bytes_per_job, 0, upload_bytes):
         raise QuotaExceeded(f"quota: uploads of {upload_bytes} bytes per job over the limit "
@@ -83,15 +94,17 @@ def check_new_jobs(session: Session, settings: Settings, identity: Identity, *, 
             raise QuotaExceeded(f"quota: {owner} stores {total} bytes of uploads; "
                                 f"the limit is {quotas.upload_bytes_total}")
     if starting:
-        check_start(session, settings, owner, count=count)
+        check_start(session, settings, identity, count=count)
 
 
-def check_start(session: Session, settings: Settings, owner: str | None, *, count: int = 1
-                ) -> None:
+def check_start(session: Session, settings: Settings, owner: str | Identity | None, *,
+                count: int = 1) -> None:
     """Refuse starting ``count`` jobs of ``owner`` that would pass their active-jobs limit."""
     quotas = quotas_for(session, settings, owner)
     if quotas is None or not quotas.active_jobs:
         return
+    if isinstance(owner, Identity):
+        owner = owner.name
     active = session.scalar(select(func.count()).select_from(Job).where(
         Job.owner_id == owner, Job.deleted.is_(False),
         Job.phase.in_(ACTIVE_PHASES))) or 0
