@@ -24,7 +24,8 @@ SLOW_COMMAND = "cd $JOB_SOURCE_DIR && bash bin/slow.sh"
 #: A command that needs no repository: it records what it finds in $JOB_SOURCE_DIR.
 NO_CLONE_COMMAND = ('printf "%s" "$IMAGE_TAG" > "$JOB_OUTPUT_DIR/out.txt"; '
                     'ls -A "$JOB_SOURCE_DIR" > "$JOB_OUTPUT_DIR/src.txt"; '
-                    'printf "[%s][%s]" "$SRC_GIT_URL" "$GIT_COMMIT_REF" > "$JOB_OUTPUT_DIR/git.txt"')
+                    'printf "[%s][%s]" "$SRC_GIT_URL" "$GIT_COMMIT_REF" '
+                    '> "$JOB_OUTPUT_DIR/git.txt"')
 
 PIPETASK = """#!/bin/bash
 set -eu
