@@ -74,7 +74,7 @@ def path_of(req: Any, exc: BaseException) -> str | None:
     return None
 
 
-class Worker(ThreadWorker):  # type: ignore[misc]
+class Worker(ThreadWorker):
     """gthread, with gunicorn's own refusals in the service's error shapes."""
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:

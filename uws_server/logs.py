@@ -125,7 +125,7 @@ def job_fields(job: Job, **more: Any) -> dict[str, Any]:
             "backend_id": job.backend_id, "phase": job.phase, **more}
 
 
-class GunicornLogger(glogging.Logger):  # type: ignore[misc]
+class GunicornLogger(glogging.Logger):
     """gunicorn's logger, writing its lines in the service's format.
 
     Its error log (``Booting worker``...) uses the service's formatter; in JSON

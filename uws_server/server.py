@@ -141,7 +141,7 @@ def _reason(exc: BaseException) -> str:
     return text[:1].lower() + text[1:]
 
 
-class _Embedded(BaseApplication):  # type: ignore[misc]
+class _Embedded(BaseApplication):
     def __init__(self, settings: Settings, threads: int, sock: socket.socket) -> None:
         self.settings = settings
         self.threads = threads

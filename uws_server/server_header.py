@@ -17,4 +17,4 @@ def brand_gunicorn() -> None:
     """Make gunicorn's own ``Server`` header name this service and its version."""
     import gunicorn.http.wsgi
 
-    gunicorn.http.wsgi.SERVER = SERVER_HEADER  # type: ignore[attr-defined]
+    gunicorn.http.wsgi.SERVER = SERVER_HEADER

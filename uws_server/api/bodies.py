@@ -45,7 +45,7 @@ def _strict_decode(data: Any, errors: str = "strict") -> tuple[str, int]:
 def _find_codec(name: str) -> codecs.CodecInfo | None:
     if name != STRICT_UTF8:
         return None
-    return codecs.CodecInfo(name=STRICT_UTF8, encode=codecs.utf_8_encode,  # type: ignore[arg-type]
+    return codecs.CodecInfo(name=STRICT_UTF8, encode=codecs.utf_8_encode,
                             decode=_strict_decode)
 
 

@@ -21,7 +21,7 @@ import base64
 import binascii
 import ipaddress
 import logging
-from collections.abc import Mapping
+from typing import Protocol
 
 from ..errors import InvalidParameter, NotAuthenticated
 from ..identity import ANONYMOUS, ANONYMOUS_READER, UNAUTHENTICATED_OPERATOR, Identity
@@ -30,6 +30,16 @@ from .users import UserService, check_user_name
 log = logging.getLogger(__name__)
 
 ANONYMOUS_MODES = ("auto", "none", "read", "write")
+
+
+class HeaderLookup(Protocol):
+    """What is read of a request's headers: a dict, or Werkzeug's ``Headers``."""
+
+    def get(self, key: str, /) -> str | None:
+        """The header's value, or ``None``."""
+        ...
+
+
 #: The challenges a 401 answers with.
 CHALLENGES = ('Bearer realm="uws-server"', 'Basic realm="uws-server"')
 
@@ -69,7 +79,7 @@ class Authenticator:
         """Whether anything but the anonymous-operator default can apply (users or a proxy)."""
         return bool(self.proxy_header) or self.anonymous != "auto" or self.users.any_users()
 
-    def identify(self, headers: Mapping[str, str], remote_addr: str | None) -> Identity:
+    def identify(self, headers: HeaderLookup, remote_addr: str | None) -> Identity:
         """Who is calling; raises :class:`NotAuthenticated` for missing or bad credentials."""
         authorization = headers.get("Authorization")
         if authorization is not None:

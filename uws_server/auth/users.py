@@ -169,7 +169,7 @@ class UserService:
         if answer or time.monotonic() - checked < NO_USERS_RECHECK:
             return answer
         with self.db.read() as session:
-            answer = session.scalar(select(func.count()).select_from(User)) > 0
+            answer = (session.scalar(select(func.count()).select_from(User)) or 0) > 0
         self._any_users = (time.monotonic(), answer)
         return answer
 

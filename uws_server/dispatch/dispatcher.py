@@ -378,8 +378,8 @@ class Dispatcher:
         now = utcnow()
         grace = self.executor.duration_grace
 
-        def expired(start: datetime, seconds: int) -> bool:
-            return now >= as_utc(start) + timedelta(seconds=seconds + grace)
+        def expired(start: datetime | None, seconds: int) -> bool:
+            return start is not None and now >= as_utc(start) + timedelta(seconds=seconds + grace)
 
         running = (Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
                    Job.execution_duration > 0, Job.start_time.is_not(None))

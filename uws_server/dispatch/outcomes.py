@@ -16,7 +16,7 @@ from ..executors.base import BackendState, BackendStatus
 from ..jobtypes import service as jobtypes
 from ..models import Job
 from ..phases import ExecutionPhase
-from ..services.transitions import transition
+from ..services.transitions import UNSET, transition
 from ..storage import JobStorage
 from ..timeutil import as_utc, utcnow
 from .spec import collect_results, error_for_exit, tail
@@ -53,12 +53,11 @@ def _error(session: Session, storage: JobStorage, job: Job, message: str, *,
            kind: str = "fatal", status: BackendStatus | None = None) -> None:
     store_results(session, storage, job)
     detail = tail(storage, job.id, "stderr.txt") or None
-    fields = {"error_type": kind, "error_message": message,
-              "error_detail": f"{message}\n\n--- stderr (last part) ---\n{detail}" if detail
-              else None}
-    if status is not None and status.ended_at is not None:
-        fields["end_time"] = status.ended_at
-    transition(session, job, P.ERROR, actor=ACTOR, note=message, **fields)
+    ended = status.ended_at if status is not None and status.ended_at is not None else UNSET
+    transition(session, job, P.ERROR, actor=ACTOR, note=message, end_time=ended,
+               error_type=kind, error_message=message,
+               error_detail=f"{message}\n\n--- stderr (last part) ---\n{detail}" if detail
+               else None)
 
 
 def apply_status(session: Session, storage: JobStorage, job: Job, status: BackendStatus, *,
@@ -75,9 +74,9 @@ def apply_status(session: Session, storage: JobStorage, job: Job, status: Backen
             transition(session, job, P.QUEUED, actor=ACTOR, note=status.reason or "re-queued")
     elif state is BackendState.EXECUTING:
         if phase is not P.EXECUTING:
-            extra = {"start_time": status.started_at} if status.started_at and not job.start_time \
-                else {}
-            transition(session, job, P.EXECUTING, actor=ACTOR, **extra)
+            started = status.started_at if status.started_at and not job.start_time \
+                else UNSET
+            transition(session, job, P.EXECUTING, actor=ACTOR, start_time=started)
     elif state in (BackendState.SUSPENDED, BackendState.HELD):
         target = P.SUSPENDED if state is BackendState.SUSPENDED else P.HELD
         if phase is not target:
@@ -114,8 +113,8 @@ def _completed(session: Session, storage: JobStorage, job: Job, status: BackendS
     if P(job.phase) is not P.EXECUTING and job.start_time is None:
         transition(session, job, P.EXECUTING, actor=ACTOR,
                    start_time=status.started_at or utcnow())
-    fields = {"end_time": status.ended_at} if status.ended_at else {}
-    transition(session, job, P.COMPLETED, actor=ACTOR, note="exit code 0", **fields)
+    transition(session, job, P.COMPLETED, actor=ACTOR, note="exit code 0",
+               end_time=status.ended_at or UNSET)
 
 
 def _failed(session: Session, storage: JobStorage, job: Job, status: BackendStatus) -> None:

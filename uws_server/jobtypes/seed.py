@@ -78,8 +78,10 @@ def check_manifest(manifest: Any) -> tuple[list[Problem], list[Problem]]:
         for err in sorted(_schema_validator().iter_errors(manifest), key=lambda e: list(e.path))
     ]
     warnings: list[Problem] = []
-    job = manifest.get("job") if isinstance(manifest.get("job"), dict) else {}
-    interface = job.get("interface") if isinstance(job.get("interface"), dict) else {}
+    found_job = manifest.get("job")
+    job: dict[str, Any] = found_job if isinstance(found_job, dict) else {}
+    found_interface = job.get("interface")
+    interface: dict[str, Any] = found_interface if isinstance(found_interface, dict) else {}
     inputs = interface.get("inputs") or {}
     outputs = interface.get("outputs") or {}
     groups = {

@@ -202,7 +202,7 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
         if not active:
             raise JobTypeInactive(f"job type {name!r} is not active: it takes no new jobs")
         chosen = max(active, key=lambda c: version_key(c.version))
-    key = (str(session.get_bind().url), chosen.id, chosen.revision_num, chosen.last_modified)
+    key = (str(session.get_bind().engine.url), chosen.id, chosen.revision_num, chosen.last_modified)
     cached = _RESOLVED.get(key)
     if cached is not None:
         return cached

@@ -21,7 +21,8 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     """Migrate over a real connection; batch mode so SQLite can alter tables."""
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "",
+                           poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=True)

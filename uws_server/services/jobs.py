@@ -130,6 +130,7 @@ class JobService:
             granted = session.scalar(select(JobGrant.permission).where(
                 JobGrant.job_id == job_id, JobGrant.username == identity.name))
         _check_access(identity, job, granted, type_name, job_id, needed)
+        assert job is not None  # _check_access raised otherwise
         return job
 
     def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
@@ -137,6 +138,7 @@ class JobService:
         with self.db.engine.connect() as connection:
             view = load_job_view(connection, type_name, job_id, identity.name)
         _check_access(identity, view, view.granted if view else None, type_name, job_id)
+        assert view is not None  # _check_access raised otherwise
         return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:

@@ -9,10 +9,12 @@ change is logged once, when (and only if) its transaction commits.
 
 from __future__ import annotations
 
+import enum
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import event, update
+from sqlalchemy import CursorResult, event, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,6 +31,15 @@ log = logging.getLogger(__name__)
 _PENDING_LINES = "uws_phase_lines"
 
 
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: a field :func:`transition` leaves to its default."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
 class IllegalTransition(Exception):
     """A server-side move the state machine does not allow (a bug, or a lost race)."""
 
@@ -40,7 +51,11 @@ def transition(
     *,
     actor: str,
     note: str | None = None,
-    **fields: Any,
+    start_time: datetime | Unset | None = UNSET,
+    end_time: datetime | Unset | None = UNSET,
+    error_type: str | Unset | None = UNSET,
+    error_message: str | Unset | None = UNSET,
+    error_detail: str | Unset | None = UNSET,
 ) -> bool:
     """Move ``job`` to ``new_phase`` within the session's transaction.
 
@@ -56,8 +71,11 @@ def transition(
         Who asks (a user name, ``dispatcher``, ``system``), for the history.
     note
         Why, for the history (exit code, hold reason...).
-    **fields
-        Other job columns to write in the same statement (error fields...).
+    start_time, end_time
+        Times to record instead of the defaults (now, when the phase starts or ends the
+        run); ``None`` clears them. Left out: the default.
+    error_type, error_message, error_detail
+        The error summary to write in the same statement (ERROR, ABORTED).
 
     Returns
     -------
@@ -74,6 +92,10 @@ def transition(
     if not can_transition(current, new_phase):
         raise IllegalTransition(f"job {job.id}: {current} -> {new_phase} is not allowed")
     now = utcnow()
+    fields = {name: value for name, value in (
+        ("start_time", start_time), ("end_time", end_time), ("error_type", error_type),
+        ("error_message", error_message), ("error_detail", error_detail))
+        if value is not UNSET}
     values: dict[str, Any] = {"phase": new_phase.value, **fields}
     if new_phase is P.EXECUTING and job.start_time is None and "start_time" not in fields:
         values["start_time"] = now
@@ -87,7 +109,7 @@ def transition(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast(CursorResult[Any], result).rowcount != 1:
         session.refresh(job)
         return False
     for key, value in values.items():
@@ -97,7 +119,8 @@ def transition(
                  actor=actor, note=note)
     )
     mark_changed(session, job.id)
-    _remember_line(session, job, current, new_phase, actor, fields.get("error_message") or note)
+    why = error_message if isinstance(error_message, str) and error_message else note
+    _remember_line(session, job, current, new_phase, actor, why)
     return True
 
 

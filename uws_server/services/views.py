@@ -111,8 +111,10 @@ def load_job_view(connection: Connection, type_name: str, job_id: str, username:
         return None
     params = connection.execute(_PARAMS, {"job_id": job_id}).all()
     results = connection.execute(_RESULTS, {"job_id": job_id}).all()
-    return JobView(*row, parameters=[ParameterView(*p) for p in params],
-                   results=[ResultView(*r) for r in results])
+    view = JobView(*row)
+    view.parameters.extend(ParameterView(*p) for p in params)
+    view.results.extend(ResultView(*r) for r in results)
+    return view
 
 
 def job_list_views(rows: Iterable[Any]) -> list[JobView]:

@@ -327,6 +327,7 @@ class HTCondorExecutor(Executor):
     def _status(self, handle: JobHandle, folded: tuple[Fold, str] | None) -> BackendStatus:
         bid = handle.backend_id
         ad = self._ads.get(bid)
+        cursor: str | None
         if folded is not None and folded[0].seen:
             fold, cursor = folded
             status = fold_status(fold, cursor)

@@ -273,6 +273,7 @@ class ChildProcessSchedd:
         if not ready:
             self._kill()
             raise ExecutorError(f"schedd {what} timed out after {timeout:g} s", transient=True)
+        assert answer is not None  # ready: the helper answered
         kind, payload = answer
         if kind == "err":
             transient, message = payload
