@@ -211,6 +211,20 @@ def assert_json_detail(response: requests.Response, status: int, *names: str) ->
 
 
 @contextlib.contextmanager
+def own_database(like_url: str, data_dir: Path, name: str, postgres_base: str
+                 ) -> Iterator[str]:
+    """A fresh, empty database of the same kind as ``like_url`` (PostgreSQL: a schema of its
+    own, dropped afterwards), for a test that needs its own users or its own server."""
+    import uuid
+
+    if like_url.startswith("sqlite"):
+        yield f"sqlite:///{data_dir / (name + '.sqlite3')}"
+        return
+    with postgres_schema(postgres_base, f"uws_{name}_{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@contextlib.contextmanager
 def server_with_own_database(like_url: str, data_dir: Path, name: str,
                              postgres_base: str, **env: str) -> Iterator[LiveServer]:
     """A live server with other settings, on a fresh database of the same kind as ``like_url``.
@@ -218,12 +232,6 @@ def server_with_own_database(like_url: str, data_dir: Path, name: str,
     A second server must not share the session server's database: its dispatcher would
     wait on the first one's lease and run jobs against the wrong data directory.
     """
-    import uuid
-
-    with contextlib.ExitStack() as stack:
-        if like_url.startswith("sqlite"):
-            url = f"sqlite:///{data_dir / (name + '.sqlite3')}"
-        else:
-            url = stack.enter_context(
-                postgres_schema(postgres_base, f"uws_{name}_{uuid.uuid4().hex[:10]}"))
-        yield stack.enter_context(LiveServer.start(data_dir, url, **env))
+    with (own_database(like_url, data_dir, name, postgres_base) as url,
+          LiveServer.start(data_dir, url, **env) as server):
+        yield server

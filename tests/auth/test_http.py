@@ -3,20 +3,18 @@ curl with -H and -u, quotas (429), restricted job types, a trusted proxy, bad cr
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import POSTGRES_BASE
-from tests.support import LiveServer, postgres_schema
+from tests.support import LiveServer, own_database
 from uws_server.auth.users import UserService
 from uws_server.db import Database, upgrade
 
@@ -36,19 +34,10 @@ class AuthServer:
     alice_token_id: str
 
 
-@contextlib.contextmanager
-def _database(like_url: str, data_dir: Path) -> Iterator[str]:
-    if like_url.startswith("sqlite"):
-        yield f"sqlite:///{data_dir / 'auth.sqlite3'}"
-        return
-    with postgres_schema(POSTGRES_BASE, f"uws_auth_{uuid.uuid4().hex[:10]}") as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 def auth(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     data_dir = tmp_path_factory.mktemp("auth")
-    with _database(database_url, data_dir) as url:
+    with own_database(database_url, data_dir, "auth", POSTGRES_BASE) as url:
         upgrade(url)
         db = Database(url)
         users = UserService(db)

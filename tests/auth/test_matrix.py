@@ -8,7 +8,6 @@ grant holder; writes get a fresh job per request.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
@@ -21,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import POSTGRES_BASE
-from tests.support import LiveServer, postgres_schema
+from tests.support import LiveServer, own_database
 from uws_server.app import create_app
 from uws_server.auth.permissions import GRANT_NAMES, Permission
 from uws_server.auth.users import UserService
@@ -65,20 +64,10 @@ def _user_of(role: str) -> str | None:
         role, role.replace("grant_", "g_") if role.startswith("grant_") else None)
 
 
-@contextlib.contextmanager
-def _fresh_database(like_url: str, data_dir: Path) -> Iterator[str]:
-    """A new database of the same kind as ``like_url``: the matrix needs its own users."""
-    if like_url.startswith("sqlite"):
-        yield f"sqlite:///{data_dir / 'matrix.sqlite3'}"
-        return
-    with postgres_schema(POSTGRES_BASE, f"uws_matrix_{uuid.uuid4().hex[:10]}") as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("matrix")
-    with _fresh_database(database_url, data_dir) as url:
+    with own_database(database_url, data_dir, "matrix", POSTGRES_BASE) as url:
         upgrade(url)  # users before the server starts: it never runs in anonymous mode
         db = Database(url)
         users = UserService(db)
