@@ -63,6 +63,14 @@ def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_p
         assert wait["timeline_s"]["last_request_sent"] < wait["timeline_s"]["change"]
     assert "dachs" not in sqlite["waits"]
 
+    authentication = sqlite["authentication"]
+    for name in ("create", "get_job"):
+        (one,) = authentication["rounds"]
+        on, off = one[name]["on"], one[name]["off"]
+        assert on["requests"] > 0 and off["requests"] > 0
+        assert abs(authentication[name]["on_over_off"]["min"] - on["rate"] / off["rate"]) < 0.01
+        assert authentication[name]["wrk_errors"] == 0  # the token was accepted: no 401s
+
     table = report["table_markdown"]
     assert table == done.stdout.split("\n\nReport: ")[0]
-    assert table.count("\n| ") == 13 and "not measured" in table  # one row per figure
+    assert table.count("\n| ") == 15 and "not measured" in table  # one row per figure
