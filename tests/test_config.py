@@ -117,6 +117,14 @@ def test_log_level_and_format_are_checked():
         load_settings({"UWS_LOG_LEVEL": "chatty"})
 
 
+def test_the_lease_duration_is_a_setting_and_must_be_positive():
+    assert Settings().lease_seconds == 30.0
+    assert load_settings({"UWS_LEASE_SECONDS": "2.5"}).lease_seconds == 2.5
+    for bad in ("0", "-1", "nan"):
+        with pytest.raises(ConfigError, match="UWS_LEASE_SECONDS: must be a positive"):
+            load_settings({"UWS_LEASE_SECONDS": bad})
+
+
 #: Where the project sets UWS_* variables: each must be a setting, an executor variable or a
 #: harness variable, or servers started from there would refuse to start.
 _SETTERS = ("tests", "scripts", ".ci", "condor", "docs", "bench", "Dockerfile", "README.md")

@@ -89,6 +89,9 @@ class Settings:
     url_deny: str = ""
     fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
+    # How long a renewal holds the single dispatcher lease (renewed every tick); a standby
+    # dispatcher takes over once it lapses. Keep it well above poll_interval.
+    lease_seconds: float = 30.0
     unknown_grace: float = 120.0  # seconds a backend may not know a job before ERROR
     ocps_allowed_commands: str = ""  # OCPS dialect: exact command strings allowed, one per line
     ocps_allowed_repos: str = ""  # OCPS dialect: git URL prefixes allowed, one per line
@@ -246,6 +249,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("UWS_DESTRUCTION_POLICY: expected 'delete' or 'archive'")
     if settings.local_concurrency < 1:
         raise ConfigError("UWS_LOCAL_CONCURRENCY: must be at least 1")
+    if not settings.lease_seconds > 0:
+        raise ConfigError("UWS_LEASE_SECONDS: must be a positive number of seconds")
     if settings.max_wait < 0:
         raise ConfigError("UWS_MAX_WAIT: must not be negative")
     if settings.max_waiters < 0:

@@ -70,7 +70,7 @@ class Dispatcher:
         self.executor = executor
         self.settings = components.settings
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease = Lease(components.db, self.holder)
+        self.lease = Lease(components.db, self.holder, components.settings.lease_seconds)
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
