@@ -1,7 +1,8 @@
 """The single dispatcher lease, fenced by an epoch.
 
 Only one dispatcher may act on the backends at a time. It holds the row of
-``dispatcher_lease`` for :data:`LEASE_SECONDS`, renewed every tick; another
+``dispatcher_lease`` for ``lease_seconds`` (the ``UWS_LEASE_SECONDS`` setting,
+:data:`LEASE_SECONDS` by default), renewed every tick; another
 dispatcher takes it over once it lapses (or at once when its holder is a dead
 process of this host). Every takeover adds one to ``epoch``.
 
@@ -11,8 +12,16 @@ over. So the holder remembers the epoch it took and checks it
 (:meth:`Lease.check`) in the transaction that claims each job, locking the row
 so that a takeover waits for that claim to commit; and it checks it again right
 before it calls the backend (:meth:`Lease.confirm`), which also extends the
-lease: from then on no other dispatcher can take over for
-:data:`LEASE_SECONDS`, far more than the call needs.
+lease: from then on no other dispatcher can take over for ``lease_seconds``,
+far more than the call needs.
+
+A holder paused *inside* one of those transactions would keep the row locked,
+and its successor would wait on that lock for as long as the pause lasts: the
+whole queue stalls behind a frozen process. So on PostgreSQL every transaction
+that locks the row also sets ``idle_in_transaction_session_timeout`` to the
+lease duration (``SET LOCAL``): the server ends a holder's session that sits
+that long in it, the lock goes, the successor takes over, and the resumed
+holder finds its connection closed and its transaction (never committed) gone.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import os
 import socket
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..db import Database
@@ -73,6 +83,7 @@ class Lease:
         now = utcnow()
         until = now + timedelta(seconds=self.seconds)
         with self.db.write() as session:
+            self._bound_pause(session)
             lease = session.get(DispatcherLease, 1, with_for_update=True)
             if lease is None:
                 session.add(DispatcherLease(id=1, holder=self.holder, expires_at=until, epoch=1))
@@ -103,6 +114,7 @@ class Lease:
         already serialises), so a takeover cannot commit between this check
         and the caller's commit. ``extend`` renews the lease as well.
         """
+        self._bound_pause(session)
         lease = session.get(DispatcherLease, 1, with_for_update=True, populate_existing=True)
         ours = (lease is not None and self.epoch is not None and lease.holder == self.holder
                 and lease.epoch == self.epoch)
@@ -112,6 +124,17 @@ class Lease:
         if extend:
             lease.expires_at = utcnow() + timedelta(seconds=self.seconds)
         return True
+
+    def _bound_pause(self, session: Session) -> None:
+        """PostgreSQL: end this session if it idles in the transaction longer than the lease.
+
+        The transaction is about to lock the lease row; a holder paused in it
+        must not keep its successor waiting on that lock (SQLite has no such
+        setting: its single writer waits out ``busy_timeout``).
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT set_config('idle_in_transaction_session_timeout', "
+                                 ":ms, true)"), {"ms": str(max(1, int(self.seconds * 1000)))})
 
     def confirm(self) -> bool:
         """Check and extend the lease in a transaction of its own (right before a backend call)."""

@@ -22,6 +22,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from ..executors.base import ExecutorError, JobSpec
@@ -159,6 +160,8 @@ class Submitter:
                 interface = jobtypes.interface_of(job.revision)
                 spec = build_spec(storage, job, job.revision.job_type, interface,
                                   service=self.d.settings.service_name)
+            except SQLAlchemyError:
+                raise  # the database (or a lost session), not the job: nothing is ended
             except Exception as exc:  # the job's data, not the database: this job only
                 text = " ".join(str(exc).split())[:300]
                 raise PreparationError(f"cannot prepare the job: {type(exc).__name__}: "
@@ -197,8 +200,16 @@ class Submitter:
         return True
 
     def _fail(self, job_id: str, message: str, *, token: str | None = None) -> None:
-        """End a job that cannot run in ERROR, if it still waits (and, given, holds ``token``)."""
+        """End a job that cannot run in ERROR, if it still waits (and, given, holds ``token``).
+
+        Only while the lease is ours: a holder that lost it (paused, its session
+        ended) leaves the job to its successor.
+        """
         with self.d.c.db.write() as session:
+            if not self.d.lease.check(session):
+                log.warning("job %s: not ended (%s): the lease is no longer ours", job_id,
+                            message, extra={"job_id": job_id})
+                return
             job = session.get(Job, job_id)
             if (job is None or job.deleted or job.phase != P.QUEUED.value
                     or job.backend_id is not None or job.submit_token != token):
