@@ -362,3 +362,26 @@ def test_job_directories_no_job_owns_are_swept_once_they_are_old(components):
     assert not stray_old.exists()
     assert stray_new.exists()  # may be a job being created right now
     assert components.storage.job_dir(job_id).exists()
+
+
+def test_end_time_is_never_before_start_time_whatever_the_backend_reports(components):
+    """A backend's end time can precede the start the dispatcher stamped when it first saw
+    the job running (two clocks, a short job): the job document must still read start <= end."""
+    from datetime import timedelta
+
+    from uws_server.identity import UNAUTHENTICATED_OPERATOR
+    from uws_server.models import Job
+    from uws_server.phases import ExecutionPhase
+    from uws_server.services.transitions import transition
+
+    job = components.jobs.create(UNAUTHENTICATED_OPERATOR, "echo", [("message", "x")], {})
+    with components.db.write() as session:
+        row = session.get(Job, job.id)
+        transition(session, row, ExecutionPhase.QUEUED, actor="test")
+        transition(session, row, ExecutionPhase.EXECUTING, actor="test")
+        started = row.start_time
+        transition(session, row, ExecutionPhase.COMPLETED, actor="test",
+                   end_time=started - timedelta(milliseconds=1))
+    view = components.jobs.get(UNAUTHENTICATED_OPERATOR, "echo", job.id)
+    assert view.start_time is not None and view.end_time is not None
+    assert view.end_time >= view.start_time

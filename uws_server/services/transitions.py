@@ -22,7 +22,7 @@ from ..db import mark_changed
 from ..logs import job_fields
 from ..models import Job, JobEvent
 from ..phases import FINISHED, ExecutionPhase, can_transition
-from ..timeutil import utcnow
+from ..timeutil import as_utc, utcnow
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
@@ -42,6 +42,18 @@ UNSET = Unset.UNSET
 
 class IllegalTransition(Exception):
     """A server-side move the state machine does not allow (a bug, or a lost race)."""
+
+
+def _end_not_before_start(values: dict[str, Any], job: Job) -> None:
+    """Keep ``endTime >= startTime``: the two may come from different clocks.
+
+    A backend reports when the job ended, but the start may have been stamped by the
+    dispatcher when it first saw the job running, a moment after a short job had ended.
+    """
+    end = values.get("end_time")
+    start = values.get("start_time", job.start_time)
+    if end is not None and start is not None and as_utc(end) < as_utc(start):
+        values["end_time"] = start
 
 
 def transition(
@@ -103,6 +115,7 @@ def transition(
         values["end_time"] = now
     if new_phase is P.QUEUED and current is not P.PENDING:
         values.setdefault("end_time", None)
+    _end_not_before_start(values, job)
     result = session.execute(
         update(Job)
         .where(Job.id == job.id, Job.phase == current.value)
