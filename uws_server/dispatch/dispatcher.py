@@ -166,6 +166,7 @@ class Dispatcher:
         for job_id in ids:
             try:
                 with self.c.db.write() as session:
+                    self.lease.bound_pause(session)
                     job = session.get(Job, job_id, options=[selectinload(Job.parameters),
                                                             selectinload(Job.results)])
                     if job is not None:
@@ -305,6 +306,7 @@ class Dispatcher:
                 continue  # nothing to write: no transaction for a job that stays as it is
             try:
                 with self.c.db.write() as session:
+                    self.lease.bound_pause(session)
                     job = session.get(Job, job_id, options=[selectinload(Job.parameters),
                                                             selectinload(Job.results)])
                     if job is None or job.deleted or P(job.phase) not in ACTIVE:

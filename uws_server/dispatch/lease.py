@@ -17,11 +17,14 @@ far more than the call needs.
 
 A holder paused *inside* one of those transactions would keep the row locked,
 and its successor would wait on that lock for as long as the pause lasts: the
-whole queue stalls behind a frozen process. So on PostgreSQL every transaction
-that locks the row also sets ``idle_in_transaction_session_timeout`` to the
-lease duration (``SET LOCAL``): the server ends a holder's session that sits
-that long in it, the lock goes, the successor takes over, and the resumed
-holder finds its connection closed and its transaction (never committed) gone.
+whole queue stalls behind a frozen process. The same goes for a job's row,
+locked by a paused dispatcher's write while the other one (itself resuming
+from a pause, mid-tick) waits to write that job before it renews. So on
+PostgreSQL every writing transaction of the dispatcher (:meth:`Lease.bound_pause`)
+sets ``idle_in_transaction_session_timeout`` to the lease duration (``SET
+LOCAL``): the server ends a session that sits that long in it, its locks go,
+the successor takes over, and the resumed holder finds its connection closed
+and its transaction (never committed) gone.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class Lease:
         now = utcnow()
         until = now + timedelta(seconds=self.seconds)
         with self.db.write() as session:
-            self._bound_pause(session)
+            self.bound_pause(session)
             lease = session.get(DispatcherLease, 1, with_for_update=True)
             if lease is None:
                 session.add(DispatcherLease(id=1, holder=self.holder, expires_at=until, epoch=1))
@@ -114,7 +117,7 @@ class Lease:
         already serialises), so a takeover cannot commit between this check
         and the caller's commit. ``extend`` renews the lease as well.
         """
-        self._bound_pause(session)
+        self.bound_pause(session)
         lease = session.get(DispatcherLease, 1, with_for_update=True, populate_existing=True)
         ours = (lease is not None and self.epoch is not None and lease.holder == self.holder
                 and lease.epoch == self.epoch)
@@ -125,11 +128,11 @@ class Lease:
             lease.expires_at = utcnow() + timedelta(seconds=self.seconds)
         return True
 
-    def _bound_pause(self, session: Session) -> None:
+    def bound_pause(self, session: Session) -> None:
         """PostgreSQL: end this session if it idles in the transaction longer than the lease.
 
-        The transaction is about to lock the lease row; a holder paused in it
-        must not keep its successor waiting on that lock (SQLite has no such
+        Called first in every writing transaction of the dispatcher: one paused
+        in it must not keep another waiting on its locks (SQLite has no such
         setting: its single writer waits out ``busy_timeout``).
         """
         if session.get_bind().dialect.name == "postgresql":

@@ -187,6 +187,7 @@ class Submitter:
             self._fail(job_id, f"cannot submit: {exc}", token=token)
             return False
         with self.d.c.db.write() as session:
+            self.d.lease.bound_pause(session)
             job = session.get(Job, job_id)
             if job is not None and job.submit_token == token:
                 job.backend_id = submission.backend_id
