@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.hardening.dispatch_kit import (
+    APPEND_CODE,
     runs,
     start_worker,
     stop,
@@ -23,6 +25,7 @@ from tests.hardening.dispatch_kit import (
     worker_env,
     write_manifests,
 )
+from tests.slurm.helpers import make_spec
 from uws_server.executors.local.executor import LocalExecutor
 from uws_server.executors.local.runner import EXIT_NOT_RECORDED
 from uws_server.identity import ANONYMOUS
@@ -91,3 +94,25 @@ def test_a_supervisor_its_record_does_not_name_runs_nothing(components, tmp_path
     assert runs(job_dir) == 0
     assert not (job_dir / ".exit.json").exists()
     assert executor.find(job.id, "any token") is None
+
+
+def test_a_second_submission_of_a_job_whose_run_is_alive_returns_that_run(tmp_path):
+    """What a dispatcher paused past its lease inside ``submit`` does once resumed after its
+    successor submitted the same job (200 SIGSTOP trials ran 6 jobs twice before this)."""
+    spec = make_spec(tmp_path, [sys.executable, "-c", APPEND_CODE, "3"])
+    spec.env["JOB_DIR"] = str(spec.workdir)
+    first, stale = LocalExecutor(tmp_path, 2), LocalExecutor(tmp_path, 2)
+    try:
+        running = first.submit(spec, "successor-token").backend_id
+        assert wait_until(lambda: runs(spec.workdir) == 1, 10)
+        assert stale.submit(spec, "stale-token").backend_id == running
+        assert stale._children == {}
+        assert first.find(spec.job_id, "successor-token") == running  # its record intact
+        assert wait_until(lambda: (spec.workdir / ".exit.json").is_file(), 20)
+        assert runs(spec.workdir) == 1
+        # once that run is over, a new submission (a retry) starts a new run
+        assert stale.submit(spec, "retry-token").backend_id != running
+        assert wait_until(lambda: runs(spec.workdir) == 2, 10)
+    finally:
+        first.close()
+        stale.close()

@@ -14,6 +14,7 @@ supervisor whose submission was cut short runs nothing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +43,35 @@ log = logging.getLogger(__name__)
 STATUS_FILE = ".exit.json"
 RUNNER_FILE = ".runner.json"
 CANCEL_MARKER = ".cancelled"
+SUBMIT_LOCK = ".submit.lock"
+
+
+#: How long a submission waits for another one of the same job (a paused dispatcher).
+SUBMISSION_LOCK_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def _submission_lock(workdir: Path) -> Iterator[None]:
+    """Hold the job directory's ``.submit.lock`` (flock), or raise a transient ExecutorError.
+
+    A dispatcher frozen while holding it must not stall its successor's tick:
+    the wait is bounded, and the successor tries again at a later tick.
+    """
+    fd = os.open(workdir / SUBMIT_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + SUBMISSION_LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ExecutorError("another submission of this job is under way",
+                                        transient=True) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -96,9 +127,39 @@ class LocalExecutor(Executor):
         return max(0, self.concurrency - running - self._adopted_running)
 
     def submit(self, spec: JobSpec, token: str) -> Submission:
-        """Start the job's supervisor; the backend id is ``pid:start-ticks``."""
+        """Start the job's supervisor; the backend id is ``pid:start-ticks``.
+
+        One submission of a job at a time (a lock file in its directory), and
+        never a second live supervisor: when the record names one that still
+        runs under another token (a dispatcher paused past its lease resuming
+        in here after its successor submitted the job, or the other way
+        round), that run is returned instead of a new one, and nothing of it
+        (status, logs, record) is touched.
+        """
         if not spec.argv:
             raise ExecutorError("the job type's command is empty", transient=False)
+        with _submission_lock(spec.workdir):
+            live = self._live_run(spec.workdir / RUNNER_FILE, token)
+            if live is not None:
+                log.warning("job %s: already running as local process %s under another "
+                            "submission: not started again", spec.job_id, live,
+                            extra={"job_id": spec.job_id, "backend_id": live})
+                return Submission(live)
+            return self._start(spec, token)
+
+    def _live_run(self, record: Path, token: str) -> str | None:
+        """The backend id the record names if its supervisor still runs under another token."""
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        backend_id = data.get("backend_id") if isinstance(data, dict) else None
+        if (isinstance(backend_id, str) and data.get("token") != token
+                and self._alive(backend_id)):
+            return backend_id
+        return None
+
+    def _start(self, spec: JobSpec, token: str) -> Submission:
         status = spec.workdir / STATUS_FILE
         status.unlink(missing_ok=True)
         (spec.workdir / CANCEL_MARKER).unlink(missing_ok=True)
