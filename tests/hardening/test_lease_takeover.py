@@ -13,7 +13,7 @@ duplicated (its program ran more than once) or stuck; every pause must end in a
 takeover (a standby that cannot take over is a stalled queue). A first,
 deterministic test pauses the holder inside its claim transaction.
 
-``UWS_TEST_LEASE_TRIALS`` sets the number of trials (CI: 4, about 15 s);
+``UWS_TEST_LEASE_TRIALS`` sets the number of trials (CI: 3, about 10 s);
 ``UWS_TEST_FAULT_SEED`` replays a sequence. The counts are printed (``pytest -s``).
 """
 
@@ -53,7 +53,7 @@ from uws_server.wiring import Components, bootstrap, build_components
 
 pytestmark = pytest.mark.postgres
 
-TRIALS = int(os.environ.get("UWS_TEST_LEASE_TRIALS", "4"))
+TRIALS = int(os.environ.get("UWS_TEST_LEASE_TRIALS", "3"))
 JOBS_PER_TRIAL = 3
 LEASE_SECONDS = 2.0
 #: A takeover must come within the lease plus this (ticks every 50 ms, a worker's start-up).

@@ -12,8 +12,8 @@ clean worker then finishes everything. No job may be lost (not COMPLETED, or
 its program never ran), duplicated (ran more than once, or more than one Slurm
 job carries its id) or stuck.
 
-``UWS_TEST_FAULT_TRIALS`` sets the number of trials per database (CI: 4, about
-15 s each); ``UWS_TEST_FAULT_SEED`` replays a sequence. The counts are printed
+``UWS_TEST_FAULT_TRIALS`` sets the number of trials per database (CI: 3, about
+10 s each); ``UWS_TEST_FAULT_SEED`` replays a sequence. The counts are printed
 (``pytest -s``).
 """
 
@@ -44,7 +44,7 @@ from uws_server.wiring import Components
 
 pytestmark = pytest.mark.slurm
 
-TRIALS = int(os.environ.get("UWS_TEST_FAULT_TRIALS", "4"))
+TRIALS = int(os.environ.get("UWS_TEST_FAULT_TRIALS", "3"))
 JOBS_PER_TRIAL = 2
 KILL_WINDOW = 0.2  # seconds after the loop starts: its first tick submits within ~150 ms
 FINAL = ("COMPLETED", "ERROR", "ABORTED")
