@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,23 +97,27 @@ def test_a_supervisor_its_record_does_not_name_runs_nothing(components, tmp_path
     assert executor.find(job.id, "any token") is None
 
 
-def test_a_second_submission_of_a_job_whose_run_is_alive_returns_that_run(tmp_path):
+def test_a_stale_submission_of_a_job_returns_the_successors_run_alive_or_finished(tmp_path):
     """What a dispatcher paused past its lease inside ``submit`` does once resumed after its
-    successor submitted the same job (200 SIGSTOP trials ran 6 jobs twice before this)."""
-    spec = make_spec(tmp_path, [sys.executable, "-c", APPEND_CODE, "3"])
-    spec.env["JOB_DIR"] = str(spec.workdir)
-    first, stale = LocalExecutor(tmp_path, 2), LocalExecutor(tmp_path, 2)
+    successor submitted the same job (200 SIGSTOP trials ran 6 jobs twice before this):
+    whether that run still goes on or is over, it is not started again; a retry (a later
+    attempt) is."""
+    spec = make_spec(tmp_path, [sys.executable, "-c", APPEND_CODE, "2"])
+    spec.env["JOB_DIR"] = str(spec.workdir)  # type: ignore[index]
+    successor, stale = LocalExecutor(tmp_path, 2), LocalExecutor(tmp_path, 2)
     try:
-        running = first.submit(spec, "successor-token").backend_id
+        running = successor.submit(replace(spec, attempt=2), "successor-token").backend_id
         assert wait_until(lambda: runs(spec.workdir) == 1, 10)
-        assert stale.submit(spec, "stale-token").backend_id == running
+        assert stale.submit(replace(spec, attempt=1), "stale-token").backend_id == running
         assert stale._children == {}
-        assert first.find(spec.job_id, "successor-token") == running  # its record intact
-        assert wait_until(lambda: (spec.workdir / ".exit.json").is_file(), 20)
+        assert successor.find(spec.job_id, "successor-token") == running  # record intact
+        assert successor._children[spec.job_id].wait(20) == 0  # the run is over
+        assert stale.submit(replace(spec, attempt=1), "stale-token").backend_id == running
         assert runs(spec.workdir) == 1
-        # once that run is over, a new submission (a retry) starts a new run
-        assert stale.submit(spec, "retry-token").backend_id != running
+        assert (spec.workdir / ".exit.json").is_file()  # the finished run's status kept
+        retry = stale.submit(replace(spec, attempt=3), "retry-token").backend_id
+        assert retry != running
         assert wait_until(lambda: runs(spec.workdir) == 2, 10)
     finally:
-        first.close()
+        successor.close()
         stale.close()

@@ -16,6 +16,7 @@ or skips that job only: the loop goes on with the next.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -169,7 +170,7 @@ class Submitter:
             job.submit_token = token
             job.executor = self.d.executor.name
             job.tries += 1
-        return spec
+        return dataclasses.replace(spec, attempt=job.tries)
 
     def _submit(self, job_id: str, spec: JobSpec, token: str) -> bool:
         if not self.d.lease.confirm():

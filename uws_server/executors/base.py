@@ -77,6 +77,10 @@ class JobSpec:
     service
         An identifier of this service instance, tagged on backend jobs so
         that reconciliation only ever touches our own jobs.
+    attempt
+        Which submission of the job this is (its ``tries`` once claimed; 0:
+        unknown). A backend that records submissions may refuse an attempt
+        older than the one it recorded: a stale dispatcher's late call.
     """
 
     job_id: str
@@ -91,6 +95,7 @@ class JobSpec:
     execution_duration: int = 0
     image: str | None = None
     service: str = "uws-server"
+    attempt: int = 0
 
     @property
     def stdout_path(self) -> Path:

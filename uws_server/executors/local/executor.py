@@ -130,16 +130,17 @@ class LocalExecutor(Executor):
         """Start the job's supervisor; the backend id is ``pid:start-ticks``.
 
         One submission of a job at a time (a lock file in its directory), and
-        never a second live supervisor: when the record names one that still
-        runs under another token (a dispatcher paused past its lease resuming
-        in here after its successor submitted the job, or the other way
-        round), that run is returned instead of a new one, and nothing of it
-        (status, logs, record) is touched.
+        never a second run of one attempt: when the record names another token
+        and a supervisor that still runs, or the same or a later attempt
+        (:attr:`JobSpec.attempt`; a dispatcher paused past its lease resuming
+        in here after its successor submitted the job), that run is returned
+        instead of a new one, and nothing of it (status, logs, record) is
+        touched. A later attempt (a retry after a system failure) starts anew.
         """
         if not spec.argv:
             raise ExecutorError("the job type's command is empty", transient=False)
         with _submission_lock(spec.workdir):
-            live = self._live_run(spec.workdir / RUNNER_FILE, token)
+            live = self._live_run(spec.workdir / RUNNER_FILE, token, spec.attempt)
             if live is not None:
                 log.warning("job %s: already running as local process %s under another "
                             "submission: not started again", spec.job_id, live,
@@ -147,17 +148,19 @@ class LocalExecutor(Executor):
                 return Submission(live)
             return self._start(spec, token)
 
-    def _live_run(self, record: Path, token: str) -> str | None:
-        """The backend id the record names if its supervisor still runs under another token."""
+    def _live_run(self, record: Path, token: str, attempt: int) -> str | None:
+        """The backend id the record names if it is another submission that must stand:
+        its supervisor still runs, or it is of this attempt or a later one."""
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         backend_id = data.get("backend_id") if isinstance(data, dict) else None
-        if (isinstance(backend_id, str) and data.get("token") != token
-                and self._alive(backend_id)):
-            return backend_id
-        return None
+        if not isinstance(backend_id, str) or data.get("token") == token:
+            return None
+        recorded = data.get("attempt")
+        newer = attempt > 0 and isinstance(recorded, int) and recorded >= attempt
+        return backend_id if newer or self._alive(backend_id) else None
 
     def _start(self, spec: JobSpec, token: str) -> Submission:
         status = spec.workdir / STATUS_FILE
@@ -180,7 +183,8 @@ class LocalExecutor(Executor):
         # The runner waits on its stdin: it runs the job only if this record names it.
         backend_id = process_id(child.pid)
         try:
-            write_atomically(record, {"backend_id": backend_id, "token": token})
+            write_atomically(record, {"backend_id": backend_id, "token": token,
+                                      "attempt": spec.attempt})
         except OSError as exc:
             child.stdin.close()  # unrecorded, the runner exits without running anything
             child.wait()
