@@ -24,7 +24,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sqlalchemy import select
+
 from tests.support import ROOT
+from uws_server.db import Database
+from uws_server.models import Job
 
 #: Appends a line to ``$JOB_DIR/runs.log`` as its first act, then sleeps ``seconds``.
 APPEND_CODE = ("import os, sys, time; "
@@ -182,3 +186,28 @@ def hang(seconds: float) -> Callable[[socket.socket], None]:
 def redirect_to(location: str) -> Callable[[socket.socket], None]:
     """Answers 302 to ``location``."""
     return answer(b"", "302 Found", f"Location: {location}\r\n")
+
+
+# -- the accounting of the fault-injection suites (local, Slurm, lease takeover) -----------
+#: Phases a job ends in; a job in another one when the suite ends is stuck.
+FINAL_PHASES = ("COMPLETED", "ERROR", "ABORTED")
+
+
+def phases_of(db: Database, job_ids: list[str]) -> dict[str, str]:
+    """The current phase of each of ``job_ids`` that still exists."""
+    with db.read() as session:
+        return dict(session.execute(select(Job.id, Job.phase)
+                                    .where(Job.id.in_(job_ids))).all())
+
+
+def outcome(job_ids: list[str], seen: dict[str, str], counts: dict[str, int]
+            ) -> tuple[list[str], list[str], list[str]]:
+    """``(lost, duplicated, stuck)``: jobs not COMPLETED with one run, run twice, not ended.
+
+    ``counts`` is how often each job's program ran (:func:`runs`).
+    """
+    stuck = [j for j in job_ids if seen.get(j) not in FINAL_PHASES]
+    lost = [j for j in job_ids if j not in seen or (seen[j] in FINAL_PHASES and (
+        seen[j] != "COMPLETED" or counts[j] == 0))]
+    duplicated = [j for j in job_ids if counts[j] > 1]
+    return lost, duplicated, stuck

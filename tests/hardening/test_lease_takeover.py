@@ -31,10 +31,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from tests.conftest import POSTGRES_BASE, _require_postgres
 from tests.hardening.dispatch_kit import (
+    outcome,
+    phases_of,
     runs,
     start_worker,
     stop,
@@ -160,9 +161,7 @@ def test_sigstop_of_the_lease_holder_past_its_lease_loses_duplicates_and_strands
     started = time.monotonic()
 
     def phases() -> dict[str, str]:
-        with parts.db.read() as session:
-            return dict(session.execute(select(Job.id, Job.phase)
-                                        .where(Job.id.in_(job_ids))).all())
+        return phases_of(parts.db, job_ids)
 
     try:
         assert wait_until(lambda: _holder_pid(parts) in by_pid, 60, step=0.05), \
@@ -192,10 +191,7 @@ def test_sigstop_of_the_lease_holder_past_its_lease_loses_duplicates_and_strands
             stop(worker)
     seen = phases()
     counts = {job_id: runs(parts.storage.job_dir(job_id)) for job_id in job_ids}
-    stuck = [j for j in job_ids if seen.get(j) not in FINAL]
-    lost = [j for j in job_ids if j not in seen or (seen[j] in FINAL and (
-        seen[j] != "COMPLETED" or counts[j] == 0))]
-    duplicated = [j for j in job_ids if counts[j] > 1]
+    lost, duplicated, stuck = outcome(job_ids, seen, counts)
     slowest = max(takeovers, default=0.0)
     print(f"\nSIGSTOP past the lease (postgresql, seed {seed}): {TRIALS} pauses, "
           f"{len(job_ids)} jobs, {len(takeovers)} takeovers (slowest {slowest:.1f} s), "

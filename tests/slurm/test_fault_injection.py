@@ -29,6 +29,8 @@ from sqlalchemy import func, select
 
 from tests.hardening.dispatch_kit import (
     kill,
+    outcome,
+    phases_of,
     runs,
     start_worker,
     stop,
@@ -93,9 +95,7 @@ def test_kill_9_at_random_points_of_slurm_submission_loses_duplicates_and_strand
     final = start_worker(env, tmp_path / "worker-final.log")
 
     def phases() -> dict[str, str]:
-        with components.db.read() as session:
-            return dict(session.execute(select(Job.id, Job.phase)
-                                        .where(Job.id.in_(job_ids))).all())
+        return phases_of(components.db, job_ids)
 
     try:
         wait_until(lambda: all(p in FINAL for p in phases().values()), 90 + 2 * len(job_ids),
@@ -105,10 +105,8 @@ def test_kill_9_at_random_points_of_slurm_submission_loses_duplicates_and_strand
         stop(final)
     seen = phases()
     counts = {job_id: runs(components.storage.job_dir(job_id)) for job_id in job_ids}
-    stuck = [j for j in job_ids if seen.get(j) not in FINAL]
-    lost = [j for j in job_ids if j not in seen or (seen[j] in FINAL and (
-        seen[j] != "COMPLETED" or counts[j] == 0))]
-    duplicated = [j for j in job_ids if counts[j] > 1 or in_slurm[j] > 1]
+    lost, duplicated, stuck = outcome(job_ids, seen, counts)
+    duplicated += [j for j in job_ids if in_slurm[j] > 1 and j not in duplicated]
     print(f"\nfault injection on slurm ({dialect}, seed {seed}): {TRIALS} kills, "
           f"{len(job_ids)} jobs, {cut} kills cut a submission mid-way; lost {len(lost)}, "
           f"duplicated {len(duplicated)}, stuck {len(stuck)}; "
