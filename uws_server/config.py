@@ -90,7 +90,7 @@ class Settings:
     # Webhook notifications (docs/notifications.md), sent by the dispatcher side. The secret
     # signs every delivery (X-UWS-Signature, HMAC-SHA256); empty: one is generated and kept in
     # <data_dir>/webhook-secret. Never shown by the service.
-    webhook_secret: str = ""
+    webhook_secret: str = field(default="", repr=False)
     webhook_timeout: float = 5.0  # seconds per attempt (connect, send, read the answer)
     webhook_max_age: float = 86400.0  # retry a failing delivery for this long, then give up
     webhook_retry_base: float = 10.0  # first retry after this many seconds, doubling each time

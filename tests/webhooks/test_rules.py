@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from uws_server.config import Settings
+from uws_server.config import ConfigError, Settings, load_settings
 from uws_server.dispatch import signing
 from uws_server.dispatch.webhooks import next_state, retry_delay, shown_url
 from uws_server.errors import InvalidParameter
@@ -89,3 +89,14 @@ def test_without_a_configured_secret_one_is_generated_once_and_kept_private(tmp_
     mode = stat.S_IMODE(signing.secret_path(settings).stat().st_mode)
     assert mode == 0o600
     assert signing.service_secret(Settings(data_dir=tmp_path, webhook_secret="mine")) == b"mine"
+
+
+def test_the_webhook_settings_are_read_checked_and_the_secret_never_shown():
+    settings = load_settings({"UWS_WEBHOOK_SECRET": "hush-hush", "UWS_WEBHOOK_TIMEOUT": "3",
+                              "UWS_WEBHOOK_MAX_AGE": "60"})
+    assert (settings.webhook_secret, settings.webhook_timeout) == ("hush-hush", 3.0)
+    assert "hush-hush" not in repr(settings)
+    for name in ("UWS_WEBHOOK_TIMEOUT", "UWS_WEBHOOK_MAX_AGE", "UWS_WEBHOOK_RETRY_BASE",
+                 "UWS_WEBHOOK_RETRY_MAX"):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: "0"})
