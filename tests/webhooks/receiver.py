@@ -39,6 +39,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     answers: dict[str, list[int]] = field(default_factory=dict)
     gates: dict[str, threading.Event] = field(default_factory=dict)
+    #: A ``Location`` header to answer with, by path (a redirect the sender must not follow).
+    locations: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def at(self, path: str) -> list[Received]:
@@ -67,9 +69,12 @@ def _handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
                 queue = state.answers.get(self.path, [])
                 status = queue.pop(0) if queue else 200
                 gate = state.gates.pop(self.path, None)
+                location = state.locations.get(self.path)
             if gate is not None:
                 gate.wait(60)
             self.send_response(status)
+            if location is not None:
+                self.send_header("Location", location)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
