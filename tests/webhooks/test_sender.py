@@ -18,8 +18,8 @@ from tests.webhooks.receiver import Receiver, running_receiver
 from uws_server.dispatch import webhooks
 from uws_server.dispatch.webhooks import WebhookSender
 from uws_server.identity import Identity
-from uws_server.models import JobEvent
-from uws_server.services.notifications import deliveries_of
+from uws_server.models import Job, JobEvent
+from uws_server.services.notifications import deliveries_of, parse_subscriptions, subscribe
 from uws_server.wiring import Components
 
 ALICE = Identity(name="alice")
@@ -157,3 +157,26 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(components: Componen
     assert _states(components, job_id) == [("QUEUED", "delivered")]
     first, second = _notes(components, job_id)
     assert "no answer within 0.5 s" in first and "HTTP 200" in second
+
+
+def test_another_front_door_subscribes_through_the_service_in_its_own_transaction(
+        components: Components, hooks: Receiver):
+    """What the Agave door's submit does: parse the JobRequest's ``notifications``, then
+    ``subscribe`` in the transaction that holds the job."""
+    job_id = components.jobs.create(ALICE, "echo", [("message", "x")], {}).id
+    parsed = parse_subscriptions(
+        [{"url": f"{hooks.url}/agave", "event": "QUEUED"},
+         {"url": f"{hooks.url}/agave-all", "event": "*", "persistent": True}],
+        settings=components.settings)
+    with components.db.write() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        subscribe(session, job, parsed, job_url=f"https://example.org/jobs/v2/{job_id}")
+    components.jobs.run(ALICE, "echo", job_id)
+    components.jobs.abort(ALICE, "echo", job_id)
+    assert _states(components, job_id) == [("QUEUED", "pending"), ("QUEUED", "pending"),
+                                           ("ABORTED", "pending")]
+    _drain(WebhookSender(components.db, components.settings), components, job_id)
+    [queued] = hooks.at("/agave")
+    assert queued.json["job"]["url"] == f"https://example.org/jobs/v2/{job_id}"
+    assert [r.json["status"] for r in hooks.at("/agave-all")] == ["QUEUED", "STOPPED"]

@@ -29,6 +29,7 @@ from ..models import Job, JobSubscription, NotificationDelivery
 from ..phases import ExecutionPhase
 from ..timeutil import utcnow
 from ..urlguard import UrlRefused, check_url, url_policy
+from .params import single
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -161,8 +162,6 @@ def from_uws_control(control: Mapping[str, list[str]], *, settings: Settings
     InvalidParameter
         Naming the parameter that is wrong (a refused destination among them).
     """
-    from .params import single
-
     url = single(control, "NOTIFICATION.URL")
     event = single(control, "NOTIFICATION.EVENT")
     persistent_text = single(control, "NOTIFICATION.PERSISTENT")
