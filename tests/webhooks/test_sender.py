@@ -180,3 +180,4 @@ def test_another_front_door_subscribes_through_the_service_in_its_own_transactio
     [queued] = hooks.at("/agave")
     assert queued.json["job"]["url"] == f"https://example.org/jobs/v2/{job_id}"
     assert [r.json["status"] for r in hooks.at("/agave-all")] == ["QUEUED", "STOPPED"]
+    assert webhooks.outbox_states(components.db) == {"delivered": 3}

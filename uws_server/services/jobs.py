@@ -232,6 +232,7 @@ class JobService:
             priority=int((resolved.job_type.configuration or {}).get("priority", 0) or 0),
             job_info={}, tries=0, cancel_requested=False, duration_exceeded=False,
             duration_dirty=False, release_requested=False, deleted=False,
+            notify=bool(subscriptions),
         )
         self.storage.create(job.id)
         try:
