@@ -87,6 +87,14 @@ class Settings:
     # non-global address is refused; allow opens some, deny (which wins) closes more.
     url_allow: str = ""
     url_deny: str = ""
+    # Webhook notifications (docs/notifications.md), sent by the dispatcher side. The secret
+    # signs every delivery (X-UWS-Signature, HMAC-SHA256); empty: one is generated and kept in
+    # <data_dir>/webhook-secret. Never shown by the service.
+    webhook_secret: str = field(default="", repr=False)
+    webhook_timeout: float = 5.0  # seconds per attempt (connect, send, read the answer)
+    webhook_max_age: float = 86400.0  # retry a failing delivery for this long, then give up
+    webhook_retry_base: float = 10.0  # first retry after this many seconds, doubling each time
+    webhook_retry_max: float = 3600.0  # the longest wait between two attempts
     fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
     # How long a renewal holds the single dispatcher lease (renewed every tick); a standby
@@ -273,6 +281,10 @@ def _check(settings: Settings) -> None:
         parse_networks(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"UWS_TRUSTED_PROXIES: {exc}") from None
+    for name in ("webhook_timeout", "webhook_max_age", "webhook_retry_base",
+                 "webhook_retry_max"):
+        if not getattr(settings, name) > 0:
+            raise ConfigError(f"UWS_{name.upper()}: must be a positive number of seconds")
     for name in ("quota_active_jobs", "quota_stored_jobs", "quota_upload_bytes_per_job",
                  "quota_upload_bytes_total"):
         if getattr(settings, name) < 0:

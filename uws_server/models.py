@@ -139,6 +139,9 @@ class Job(Base):
     unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     upload_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: Whether the job has (or had) webhook subscriptions: phase changes of jobs without
+    #: any look nothing up (``services.notifications``).
+    notify: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     revision: Mapped[JobTypeRevision] = relationship(lazy="select")
     parameters: Mapped[list[JobParameter]] = relationship(
@@ -269,3 +272,53 @@ class JobGrant(Base):
     permission: Mapped[int] = mapped_column(Integer)
     granted_by: Mapped[str] = mapped_column(String(255))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobSubscription(Base):
+    """A webhook subscription of a job: POST to ``url`` when ``event`` happens.
+
+    ``event`` is a UWS phase, an Agave-style status or ``*`` (every phase change). A
+    subscription that is not ``persistent`` fires once and is then ``active`` no more.
+    """
+
+    __tablename__ = "job_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(32))
+    persistent: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Which signing key signs its deliveries (``default``: the service's UWS_WEBHOOK_SECRET).
+    key_id: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    #: The job's URL as the client who subscribed saw it (the payload's ``job.url``).
+    job_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationDelivery(Base):
+    """The outbox: one webhook call to make, written with the phase change that caused it.
+
+    ``state`` is ``pending`` until it is ``delivered``, ``expired`` (retried for longer than
+    UWS_WEBHOOK_MAX_AGE) or ``refused`` (the URL guard refuses the destination now). A
+    sender claims a pending row by pushing ``next_attempt_at`` past its attempt's timeout, so
+    a sender killed mid-attempt leaves it to be tried again (at least once).
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_subscriptions.id", ondelete="SET NULL"), nullable=True)
+    url: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(32), default="default", server_default="default")
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body that is signed and sent
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

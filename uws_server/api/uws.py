@@ -91,7 +91,8 @@ def job_list(jobtype: str) -> Response:
 @bp.post("/<jobtype>/")
 def create_job(jobtype: str) -> Response:
     """``POST {jobs}``: create a job, 303 to it (``PHASE=RUN`` starts it at once)."""
-    job = _jobs().create(current_identity(), jobtype, request_params(), uploads())
+    job = _jobs().create(current_identity(), jobtype, request_params(), uploads(),
+                         base_url=http.base_url())
     return see_other(_job_url(jobtype, job.id))
 
 

@@ -12,6 +12,7 @@ looked up by that token (adopted) before it is ever submitted again. It is
 also fenced (:mod:`.lease`): a dispatcher that lost its lease while paused
 never reaches the backend. Inputs by URL are fetched in the background
 (:mod:`.staging`), never inside the tick; :mod:`.submission` has the details.
+Webhook notifications are sent by a thread beside the loop (:mod:`.webhooks`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..timeutil import as_utc, utcnow
 from . import outcomes
 from .lease import LEASE_SECONDS, Lease
 from .submission import Submitter
+from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
     from ..wiring import Components
@@ -77,6 +79,8 @@ class Dispatcher:
         self._next_orphan_check = 0.0
         self._next_poll = 0.0
         self.submitter = Submitter(self)
+        #: Webhook deliveries, sent by a thread of their own beside the loop.
+        self.webhooks = WebhookSender(components.db, components.settings)
 
     @property
     def has_lease(self) -> bool:
@@ -85,8 +89,9 @@ class Dispatcher:
 
     # -- running -----------------------------------------------------------------------
     def kick(self, _job_ids: Any = None) -> None:
-        """Make the loop run a tick now."""
+        """Make the loop run a tick now (and the webhook sender look for deliveries)."""
         self._kick.set()
+        self.webhooks.kick()
 
     def start(self) -> None:
         """Run the loop in a daemon thread (the embedded ``serve``)."""
@@ -105,6 +110,7 @@ class Dispatcher:
     def run_forever(self) -> None:
         """Tick until stopped; a failing step is logged and retried next tick."""
         log.info("dispatcher %s started (executor %s)", self.holder, self.executor.name)
+        self.webhooks.start()
         while not self._stop.is_set():
             self._kick.clear()
             try:
@@ -112,6 +118,7 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher tick failed")
             self._kick.wait(self.settings.poll_interval)
+        self.webhooks.stop()
         self.lease.release()
         log.info("dispatcher %s stopped", self.holder)
 

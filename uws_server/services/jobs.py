@@ -37,8 +37,16 @@ from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
 from ..urlguard import url_policy
-from . import quotas
-from .params import ParamValue, Upload, ValueLimit, collect, single, split_control
+from . import notifications, quotas
+from .params import (
+    NOTIFICATION_NAMES,
+    ParamValue,
+    Upload,
+    ValueLimit,
+    collect,
+    single,
+    split_control,
+)
 from .transitions import transition
 from .validators import JobValidators
 from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
@@ -175,9 +183,13 @@ class JobService:
     # -- creating ------------------------------------------------------------------------
     def create(
         self, identity: Identity, type_name: str, params: Sequence[tuple[str, str]],
-        uploads: Mapping[str, Sequence[Upload]],
+        uploads: Mapping[str, Sequence[Upload]], *, base_url: str | None = None,
     ) -> Job:
         """Create a PENDING job (QUEUED with ``PHASE=RUN``) from a client's request.
+
+        ``NOTIFICATION.URL`` (with ``.EVENT``, ``.PERSISTENT``) subscribes a webhook
+        (:func:`.notifications.from_uws_control`); ``base_url`` is the service's URL as the
+        client sees it, for the job URL the notifications carry.
 
         Raises
         ------
@@ -194,6 +206,7 @@ class JobService:
         if single(control, "ACTION") is not None:
             raise InvalidParameter("ACTION: not allowed when creating a job")
         version = single(control, "VERSION")
+        subscriptions = notifications.from_uws_control(control, settings=self.settings)
         now = utcnow()
         # Validate and store files before taking the write lock (SQLite has one writer).
         with self.db.read() as session:
@@ -219,6 +232,7 @@ class JobService:
             priority=int((resolved.job_type.configuration or {}).get("priority", 0) or 0),
             job_info={}, tries=0, cancel_requested=False, duration_exceeded=False,
             duration_dirty=False, release_requested=False, deleted=False,
+            notify=bool(subscriptions),
         )
         self.storage.create(job.id)
         try:
@@ -229,6 +243,9 @@ class JobService:
                                       upload_bytes=job.upload_bytes, starting=phase is not None)
                 session.add(job)
                 session.flush()
+                notifications.subscribe(
+                    session, job, subscriptions,
+                    job_url=f"{base_url}/uws/{type_name}/{job.id}" if base_url else None)
                 if phase is not None:
                     transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
         except BaseException:
@@ -469,6 +486,9 @@ class JobService:
         Returns ``"deleted"`` when the job was destroyed, else ``"job"``.
         """
         control, job_params = split_control(params)
+        if given := sorted(NOTIFICATION_NAMES & set(control)):
+            raise InvalidParameter(f"{given[0]}: a webhook is subscribed when the job is "
+                                   "created, not later")
         action = single(control, "ACTION")
         if action is not None:
             if action.strip().upper() != "DELETE":

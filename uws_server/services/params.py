@@ -22,8 +22,12 @@ from ..urlguard import UrlPolicy, UrlRefused, check_url
 #: The longest text value when the caller names no limit (``UWS_MAX_PARAMETER_CHARS``'s default).
 DEFAULT_MAX_CHARS: int = Settings.max_parameter_chars
 
+#: The webhook parameters of a job's creation (services.notifications). Seed input names
+#: cannot hold a dot, so these never shadow a job type's parameter.
+NOTIFICATION_NAMES = frozenset({"NOTIFICATION.URL", "NOTIFICATION.EVENT",
+                                "NOTIFICATION.PERSISTENT"})
 CONTROL_NAMES = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "VERSION",
-                           "ACTION"})
+                           "ACTION"}) | NOTIFICATION_NAMES
 
 
 class Upload(Protocol):

@@ -3,7 +3,9 @@
 It checks the transition against the table in :mod:`uws_server.phases`,
 writes the phase with a compare-and-set (so two writers can never both move
 the same job), stamps start and end times, records a history event and marks
-the job changed so that waiters wake when the transaction commits. Each
+the job changed so that waiters wake when the transaction commits. A job with
+webhook subscriptions gets its deliveries written in the same transaction
+(:mod:`.notifications`). Each
 change is logged once, when (and only if) its transaction commits.
 """
 
@@ -23,6 +25,7 @@ from ..logs import job_fields
 from ..models import Job, JobEvent
 from ..phases import FINISHED, ExecutionPhase, can_transition
 from ..timeutil import as_utc, utcnow
+from . import notifications
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
@@ -131,6 +134,8 @@ def transition(
         JobEvent(job_id=job.id, at=now, from_phase=current.value, to_phase=new_phase.value,
                  actor=actor, note=note)
     )
+    if job.notify:  # webhooks: deliveries go out only if this change commits (outbox)
+        notifications.enqueue(session, job, current, new_phase)
     mark_changed(session, job.id)
     why = error_message if isinstance(error_message, str) and error_message else note
     _remember_line(session, job, current, new_phase, actor, why)
