@@ -255,3 +255,34 @@ def test_only_admins_reach_the_admin_page_and_change_job_types(ui_server):
         state = requests.get(f"{ui_server.url}/v6/job-types/echo/1.0.0/", timeout=10,
                              headers=ui_server.bearer("ops")).json()
         assert state["is_paused"] is paused
+
+
+def test_uws_documents_carry_the_stylesheet_yet_validate_and_parse_in_pyvo(ui_server):
+    import io
+
+    from lxml import etree
+    from pyvo.io.uws import parse_job
+
+    headers = ui_server.bearer("alice")
+    url = ui_server.server.create("echo", {"message": "styled", "PHASE": "RUN"},
+                                  headers=headers)
+    job_id = url.rsplit("/", 1)[-1]
+    _wait_phase(ui_server, "echo", job_id, {"COMPLETED"})
+    instruction = (f'<?xml-stylesheet type="text/xsl" href="{ui_server.url}/static/uws.xsl"?>'
+                   .encode())
+    for path in ("", "/results", "/parameters", "/../"):
+        body = requests.get(f"{url}{path}" if path != "/../" else ui_server.server.list_url(),
+                            headers=headers, timeout=10).content
+        assert body.splitlines()[1] == instruction, path
+        assert_valid_uws(body)
+    document = requests.get(url, headers=headers, timeout=10).content
+    job = parse_job(io.BytesIO(document))
+    assert job.phase == "COMPLETED" and job.jobid == job_id
+    assert [r.id_ for r in job.results][:1] == ["result"]
+    sheet = requests.get(f"{ui_server.url}/static/uws.xsl", timeout=10)
+    assert sheet.status_code == 200
+    page = etree.XSLT(etree.fromstring(sheet.content))(etree.fromstring(document))
+    links = {a.get("href") for a in page.iter("a")}
+    assert f"{url}/results/result" in links and f"/ui/jobs/{job_id}" in links
+    json_doc = requests.get(url, headers={**headers, "Accept": "application/json"}, timeout=10)
+    assert json_doc.json()["phase"] == "COMPLETED"  # JSON is untouched

@@ -148,13 +148,16 @@ class BrowseService:
                        {phase: counts.get(phase, 0) for phase in PHASE_ORDER})
 
     def job_type_of(self, identity: Identity, job_id: str) -> str:
-        """The job type of a job the caller may read; :class:`JobNotFound` otherwise."""
+        """The job type of a job the caller holds any permission on; :class:`JobNotFound`
+        otherwise. What they may do with it is checked by the service they call next (a
+        READ is a 403 for a holder of WRITE alone, as everywhere)."""
         with self.db.read() as session:
-            name = session.scalar(select(Job.job_type_name).where(
-                Job.id == job_id, Job.deleted.is_(False), policy.readable(identity)))
-        if name is None:
+            row = session.execute(select(Job.job_type_name, Job.owner_id,
+                                         policy.grant_bits_column(identity).label("granted"))
+                                  .where(Job.id == job_id, Job.deleted.is_(False))).first()
+        if row is None or not policy.permission_on(identity, row.owner_id, row.granted):
             raise JobNotFound(f"no job {job_id!r}")
-        return str(name)
+        return str(row.job_type_name)
 
     def timeline(self, identity: Identity, job_id: str) -> tuple[list[Step], Backend]:
         """The job's history, oldest first, with how long each phase lasted.

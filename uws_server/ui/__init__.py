@@ -19,6 +19,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, render_template, request, url_for
 
 from ..api.http import components, json_response, see_other
+from ..auth.authenticator import CHALLENGES
 from ..errors import NotAuthenticated, UWSError
 from ..services.browse import BrowseService
 from . import session as ui_session
@@ -61,7 +62,9 @@ def _authenticate() -> Response | None:
         ui_session.identify()
     except NotAuthenticated as exc:
         if is_json_endpoint():
-            return json_response({"error": exc.message, "status": 401}, 401)
+            answer = json_response({"error": exc.message, "status": 401}, 401)
+            answer.headers["WWW-Authenticate"] = CHALLENGES[0]  # Bearer: no browser prompt
+            return answer
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         location = url_for("ui.signin_form")
         if target:
