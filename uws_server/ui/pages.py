@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, render_template, request, url_for
 
@@ -152,7 +153,7 @@ def log_json(job_id: str, name: str) -> Response:
 
 @bp.get("/jobs/<job_id>/results/<result_id>")
 def result(job_id: str, result_id: str) -> Response:
-    """One result, inline (``?download=1``: as an attachment); sandboxed by its CSP."""
+    """One result, inline (``?download=1``: as an attachment); it runs no script here."""
     view, _ = _job(job_id)
     found = next((r for r in view.results if r.result_id == result_id), None)
     if found is None:
@@ -162,9 +163,8 @@ def result(job_id: str, result_id: str) -> Response:
                                   missing=f"result {result_id!r} is no longer available")
     if request.args.get("download"):
         name = found.path.rsplit("/", 1)[-1]
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
-    return response
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response  # sandboxed by send_job_file's Content-Security-Policy
 
 
 # -- job types ------------------------------------------------------------------------------
