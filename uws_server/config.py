@@ -34,7 +34,7 @@ class ConfigError(ValueError):
 #: ``UWS_REQUIRE_POSTGRES=1``) can still start servers. New harness variables should use a
 #: reserved prefix, ``UWS_TEST_`` (tests, scripts) or ``UWS_BENCH_`` (bench/).
 HARNESS_VARIABLES = frozenset({
-    "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL",
+    "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL", "UWS_REQUIRE_BROWSER",
     "UWS_CONDOR_POOL", "UWS_CONDOR_POOL_SPOOL", "UWS_CONDOR_POOL_TIMEOUT",
     "UWS_CONDOR_POOL_WORKDIR", "UWS_CONDOR_SCHEDD", "UWS_REGENERATE_CONDOR_EXAMPLE",
 })
