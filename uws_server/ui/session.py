@@ -68,9 +68,16 @@ def secret_key(settings: Settings) -> str:
     except FileNotFoundError:
         pass
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(draft, path)  # complete or absent, never half-written; the first one wins
+    finally:
+        draft.unlink()
     return key
 
 
