@@ -196,7 +196,11 @@ def test_a_running_jobs_stdout_grows_as_a_uws_result_and_on_its_page(ui_server):
         time.sleep(0.2)
     assert "stdout" in ids, results.text
     assert_valid_uws(requests.get(api, headers=headers, timeout=10).content)
-    stdout = requests.get(f"{api}/results/stdout", headers=headers, timeout=10)
+    while True:  # the file exists from the start; the program writes its line soon after
+        stdout = requests.get(f"{api}/results/stdout", headers=headers, timeout=10)
+        if "sleeping 30" in stdout.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert stdout.status_code == 200 and "sleeping 30" in stdout.text
     tail = web.get(f"{ui_server.url}/ui/jobs/{job_id}/logs/stdout.json?offset=-1",
                    timeout=10).json()
