@@ -9,7 +9,8 @@ from .server_header import SERVER_HEADER
 from .wiring import Components, build_components
 
 #: Endpoints anybody may call without credentials: they show nothing about jobs.
-PUBLIC_ENDPOINTS = frozenset({"root.index", "static"})
+PUBLIC_ENDPOINTS = frozenset({"root.index", "static",
+                              "ui.signin_form", "ui.signin"})  # the web interface's sign-in
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
 EXTENSION_KEY = "uws"
@@ -34,10 +35,17 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
+    from . import ui
+    from .ui import session as ui_session
+
+    ui_session.configure(app, settings)  # the web interface's signed session cookie
+    app.register_blueprint(ui.bp)  # the web interface, /ui (authenticates itself)
 
     @app.before_request
     def _authenticate() -> None:
         """Who is calling, before anything else: a 401 comes before any other answer."""
+        if request.blueprint == "ui":
+            return  # the web interface reads its session cookie first (uws_server.ui)
         if request.endpoint is not None and request.endpoint not in PUBLIC_ENDPOINTS:
             current_identity()
 

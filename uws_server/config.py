@@ -34,7 +34,7 @@ class ConfigError(ValueError):
 #: ``UWS_REQUIRE_POSTGRES=1``) can still start servers. New harness variables should use a
 #: reserved prefix, ``UWS_TEST_`` (tests, scripts) or ``UWS_BENCH_`` (bench/).
 HARNESS_VARIABLES = frozenset({
-    "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL",
+    "UWS_REQUIRE_POSTGRES", "UWS_REQUIRE_SLURM", "UWS_REQUIRE_CONDOR_POOL", "UWS_REQUIRE_BROWSER",
     "UWS_CONDOR_POOL", "UWS_CONDOR_POOL_SPOOL", "UWS_CONDOR_POOL_TIMEOUT",
     "UWS_CONDOR_POOL_WORKDIR", "UWS_CONDOR_SCHEDD", "UWS_REGENERATE_CONDOR_EXAMPLE",
 })
@@ -114,6 +114,10 @@ class Settings:
     quota_stored_jobs: int = 0
     quota_upload_bytes_per_job: int = 0
     quota_upload_bytes_total: int = 0
+    # The web interface (/ui, docs/ui.md): the key that signs its session cookies; empty:
+    # a random key generated once and kept in data_dir/ui-secret (mode 0600).
+    ui_secret: str = ""
+    ui_session_hours: float = 12.0  # how long a browser stays signed in
     log_level: str = "INFO"
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
@@ -266,6 +270,8 @@ def _check(settings: Settings) -> None:
     if not 1 <= settings.max_parameter_chars < MAX_ARG_BYTES:
         raise ConfigError(f"UWS_MAX_PARAMETER_CHARS: must be from 1 to {MAX_ARG_BYTES - 1} "
                           "(one argument of a command line holds at most that many bytes)")
+    if not settings.ui_session_hours > 0:
+        raise ConfigError("UWS_UI_SESSION_HOURS: must be a positive number of hours")
     if not isinstance(logging.getLevelName(settings.log_level.upper()), int):
         raise ConfigError(f"UWS_LOG_LEVEL: unknown level {settings.log_level!r} (DEBUG, INFO, "
                           "WARNING, ERROR)")

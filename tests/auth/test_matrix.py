@@ -156,10 +156,11 @@ def _manifest(unique: bool) -> dict[str, Any]:
 class Case:
     """How to call a route, what it needs, and what it answers when allowed."""
 
-    needs: str  # "public", "user" (any authenticated caller), "admin", or "job"
+    needs: str  # "public", "user" (any authenticated caller), "admin", "job" or "owner"
     build: Build
     ok: int
     bits: Permission = Permission.NONE  # for "job": the permission it needs
+    anonymous: int = 401  # what a caller without credentials gets (web pages: 303 to sign in)
 
 
 def uws_read(path: str, ok: int = 200, job: str = "read") -> Case:
@@ -184,6 +185,25 @@ def ocps_read(path: str, job: str = "completed") -> Case:
 
 def fixed(method: str, path: str, needs: str, ok: int, **kwargs: Any) -> Case:
     return Case(needs, lambda world, role: (method, path, kwargs), ok)
+
+
+def ui_page(method: str, path: str, needs: str, ok: int, **kwargs: Any) -> Case:
+    """A web-interface page: without credentials, 303 to the sign-in page."""
+    return Case(needs, lambda world, role: (method, path, kwargs), ok, anonymous=303)
+
+
+def ui_job(method: str, path: str, bits: Permission = R, ok: int = 200, *, fresh: bool = False,
+           anonymous: int = 303, **kwargs: Any) -> Case:
+    """A web-interface page of one job (the shared COMPLETED echo job, or a fresh one)."""
+    def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
+        job_id = _fresh_uws(world, role) if fresh else world.read_job
+        return method, f"/ui/jobs/{job_id}{path}", dict(kwargs)
+    return Case("job", build, ok, bits, anonymous=anonymous)
+
+
+def _spare_token(world: World) -> str:
+    """A new token of carol's, for a revocation to act on."""
+    return UserService(world.db).create_token("carol", label="spare")[0].token_id
 
 
 V6 = "/v6/job-types"
@@ -244,6 +264,45 @@ CASES: dict[tuple[str, str], Case] = {
         "admin", lambda w, r: ("POST", f"{V6}/", {"json": _manifest(True)}), 201),
     ("jobtypes.edit", "PATCH"): fixed("PATCH", f"{V6}/echo/1.0.0/", "admin", 200,
                                       json={"is_paused": False}),
+    # -- the web interface (/ui): header-authenticated here; without credentials a page
+    # answers 303 to the sign-in page and a JSON endpoint 401. Bearer-authenticated forms
+    # need no CSRF token (no cross-site page can send the header); the sign-in form does.
+    ("ui.signin_form", "GET"): fixed("GET", "/ui/signin", "public", 200),
+    ("ui.signin", "POST"): fixed("POST", "/ui/signin", "public", 403, data={"token": "x"}),
+    ("ui.signout", "POST"): ui_page("POST", "/ui/signout", "user", 303),
+    ("ui.index", "GET"): ui_page("GET", "/ui/", "user", 303),
+    ("ui.jobs", "GET"): ui_page("GET", "/ui/jobs", "user", 200),
+    ("ui.jobs_json", "GET"): Case("user", lambda w, r: ("GET", "/ui/jobs.json", {}), 200),
+    ("ui.job", "GET"): ui_job("GET", ""),
+    ("ui.job_state_json", "GET"): ui_job("GET", "/state.json", anonymous=401),
+    ("ui.log_json", "GET"): ui_job("GET", "/logs/stdout.json", anonymous=401),
+    ("ui.result", "GET"): ui_job("GET", "/results/result"),
+    ("ui.job_action", "POST"): ui_job("POST", "/action", X, 303, fresh=True,
+                                      data={"action": "run"}),
+    ("ui.job_share", "POST"): Case(
+        "owner", lambda w, r: ("POST", f"/ui/jobs/{_fresh_uws(w, r)}/share",
+                               {"data": {"user": "carol", "permission": "READ"}}), 303,
+        anonymous=303),
+    ("ui.submit_pick", "GET"): ui_page("GET", "/ui/submit", "user", 200),
+    ("ui.submit_form", "GET"): ui_page("GET", "/ui/submit/echo", "user", 200),
+    ("ui.submit", "POST"): ui_page("POST", "/ui/submit/echo", "user", 303,
+                                   data={"message": "web"}),
+    ("ui.job_types", "GET"): ui_page("GET", "/ui/job-types", "user", 200),
+    ("ui.job_type", "GET"): ui_page("GET", "/ui/job-types/echo/1.0.0", "user", 200),
+    ("ui.job_type_state", "POST"): ui_page("POST", "/ui/job-types/echo/1.0.0", "admin", 303,
+                                           data={"change": "resume"}),
+    ("ui.admin", "GET"): ui_page("GET", "/ui/admin", "admin", 200),
+    ("ui.admin_add_user", "POST"): Case(
+        "admin", lambda w, r: ("POST", "/ui/admin/users",
+                               {"data": {"name": f"web-{uuid.uuid4().hex[:8]}"}}), 303,
+        anonymous=303),
+    ("ui.admin_create_token", "POST"): ui_page("POST", "/ui/admin/tokens", "admin", 201,
+                                               data={"user": "carol", "label": "matrix"}),
+    ("ui.admin_revoke_token", "POST"): Case(
+        "admin", lambda w, r: ("POST", f"/ui/admin/tokens/{_spare_token(w)}/revoke", {}), 303,
+        anonymous=303),
+    ("ui.admin_set_quota", "POST"): ui_page("POST", "/ui/admin/quotas", "admin", 303,
+                                            data={"user": "carol", "quota": "active_jobs"}),
 }
 
 
@@ -252,7 +311,7 @@ def expected(case: Case, role: str) -> int:
     if case.needs == "public":
         return case.ok
     if role == "anonymous":
-        return 401
+        return case.anonymous
     if case.needs == "user":
         return case.ok
     if case.needs == "admin":
@@ -261,6 +320,8 @@ def expected(case: Case, role: str) -> int:
         return case.ok
     if role == "other":
         return 404
+    if case.needs == "owner":  # only the owner (or an admin): grant holders see it, 403
+        return 403
     held = GRANT_NAMES[role.removeprefix("grant_").upper()]
     return case.ok if case.bits & held == case.bits else 403
 

@@ -195,6 +195,10 @@ def send_job_file(storage: JobStorage, job_id: str, relative: str, *,
                          etag=f"{info.st_mtime_ns:x}-{info.st_size:x}",
                          last_modified=info.st_mtime)
     response.content_length = info.st_size
+    # What a job wrote must never run as a page of this service's origin (the web
+    # interface lives here): no script, no plug-in, no sniffing of another type.
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     # Flask builds it with the app's response class: a flask Response, typed as Werkzeug's
     return cast(Response, response.make_conditional(request, accept_ranges=True,
                                                      complete_length=info.st_size))

@@ -16,5 +16,6 @@ def index() -> Response:
     text = (f"uws-server {__version__}\n"
             "UWS 1.1 job lists: /uws\n"
             "Job-type registry: /v6/job-types/\n"
-            "OCPS dialect: /api/v1/job\n")
+            "OCPS dialect: /api/v1/job\n"
+            "Web interface: /ui/\n")
     return Response(text, content_type=TEXT_TYPE)

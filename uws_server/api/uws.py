@@ -12,6 +12,8 @@ from .. import __version__
 from ..errors import Conflict, InvalidParameter, ResourceNotFound
 from ..render import uws_json, uws_xml
 from ..services.jobs import JobService
+from ..services.live import live_results
+from ..services.views import JobView
 from ..services.waiting import Waiter
 from ..timeutil import format_utc, parse_utc
 from . import http
@@ -27,7 +29,6 @@ from .http import (
     uploads,
     values_of,
     wants_json,
-    xml_response,
 )
 
 bp = Blueprint("uws", __name__, url_prefix="/uws")
@@ -43,6 +44,17 @@ def _list_url(jobtype: str) -> str:
 
 def _job_url(jobtype: str, job_id: str) -> str:
     return f"{_list_url(jobtype)}/{job_id}"
+
+
+def _xml(body: bytes) -> Response:
+    """A UWS document with the stylesheet a browser renders it with (``static/uws.xsl``)."""
+    return http.xml_response(uws_xml.with_stylesheet(body, f"{http.base_url()}/static/uws.xsl"))
+
+
+def _live(jobtype: str, job_id: str) -> JobView:
+    """The job, with its growing stdout/stderr among the results while EXECUTING."""
+    return live_results(http.components().storage,
+                        _jobs().get(current_identity(), jobtype, job_id))
 
 
 # -- service home and job lists ---------------------------------------------------------
@@ -84,7 +96,7 @@ def job_list(jobtype: str) -> Response:
     jobs = _jobs().list(current_identity(), jobtype, phases=phases, after=after, last=last)
     if wants_json():
         return json_response(uws_json.job_list_document(_list_url(jobtype), jobs))
-    return xml_response(uws_xml.job_list_document(_list_url(jobtype), jobs))
+    return _xml(uws_xml.job_list_document(_list_url(jobtype), jobs))
 
 
 @bp.post("/<jobtype>")
@@ -112,10 +124,10 @@ def get_job(jobtype: str, job_id: str) -> Response:
         phase = parse_phase("PHASE", text) if text is not None else None
         waiter: Waiter = http.components().waiter
         waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
-    job = _jobs().get(current_identity(), jobtype, job_id)
+    job = _live(jobtype, job_id)
     if wants_json():
         return json_response(uws_json.job_document(_list_url(jobtype), job))
-    return xml_response(uws_xml.job_document(_list_url(jobtype), job))
+    return _xml(uws_xml.job_document(_list_url(jobtype), job))
 
 
 @bp.post("/<jobtype>/<job_id>")
@@ -208,7 +220,7 @@ def get_parameters(jobtype: str, job_id: str) -> Response:
     job = _jobs().get(current_identity(), jobtype, job_id)
     if wants_json():
         return json_response({"parameters": uws_json.parameters(_list_url(jobtype), job)})
-    return xml_response(uws_xml.parameters_document(_list_url(jobtype), job))
+    return _xml(uws_xml.parameters_document(_list_url(jobtype), job))
 
 
 @bp.post("/<jobtype>/<job_id>/parameters")
@@ -261,18 +273,18 @@ def get_parameter(jobtype: str, job_id: str, name: str, index: int = 0) -> Respo
 
 @bp.get("/<jobtype>/<job_id>/results")
 def get_results(jobtype: str, job_id: str) -> Response:
-    """``<uws:results>``."""
-    job = _jobs().get(current_identity(), jobtype, job_id)
+    """``<uws:results>`` (while EXECUTING: with the growing stdout and stderr)."""
+    job = _live(jobtype, job_id)
     if wants_json():
         return json_response({"results": uws_json.results(_list_url(jobtype), job)})
-    return xml_response(uws_xml.results_document(_list_url(jobtype), job))
+    return _xml(uws_xml.results_document(_list_url(jobtype), job))
 
 
 @bp.get("/<jobtype>/<job_id>/results/<result_id>")
 def get_result(jobtype: str, job_id: str, result_id: str) -> Response:
     """Download one result; only regular files inside the job's directory are served."""
     jobs = _jobs()
-    job = jobs.get(current_identity(), jobtype, job_id)
+    job = _live(jobtype, job_id)
     result = next((r for r in job.results if r.result_id == result_id), None)
     if result is None:
         raise ResourceNotFound(f"job {job_id} has no result {result_id!r}")

@@ -140,3 +140,18 @@ def results_document(list_url: str, job: Job) -> bytes:
     root = _root("results")
     _results(root, list_url, job)
     return _serialize(root)
+
+
+def with_stylesheet(document: bytes, href: str) -> bytes:
+    """``document`` with an ``<?xml-stylesheet?>`` instruction after its XML declaration.
+
+    Browsers render the document through the XSLT at ``href``; XML parsers (pyvo,
+    XSD validation) skip processing instructions, so they see the same document.
+    """
+    declaration, newline, rest = document.partition(b"\n")
+    if not declaration.startswith(b"<?xml ") or not newline:
+        return document
+    quoted = (href.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+              .replace("?>", "?&gt;"))
+    instruction = f'<?xml-stylesheet type="text/xsl" href="{quoted}"?>'.encode()
+    return declaration + b"\n" + instruction + b"\n" + rest

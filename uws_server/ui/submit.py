@@ -1,0 +1,62 @@
+"""Submitting a job: pick a job type, fill the form its manifest generates, send.
+
+The form posts what a UWS client would (the inputs by name, ``RUNID``,
+``EXECUTIONDURATION``, ``PHASE=RUN`` unless "create only" is chosen) to
+:meth:`JobService.create`, so the API's rules decide; a refusal re-shows the
+form with the values kept and the message next to its field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, render_template, request, url_for
+
+from ..api.http import components, current_identity, see_other
+from ..errors import InvalidParameter, JobTypeInactive, PayloadTooLarge, QuotaExceeded
+from ..jobtypes.service import resolve
+from . import bp
+from .forms import field_of_message, fields_of, submitted
+
+
+def _form(type_name: str) -> dict[str, Any]:
+    with components().db.read() as session:
+        found = resolve(session, type_name)
+        manifest = found.revision.manifest
+        title, version = found.job_type.title or found.job_type.name, found.job_type.version
+        description = found.job_type.description
+    settings = components().settings
+    return {"type_name": type_name, "title": title, "version": version,
+            "description": description, "fields": fields_of(manifest),
+            "default_duration": settings.default_duration, "max_duration": settings.max_duration}
+
+
+@bp.get("/submit")
+def submit_pick() -> str:
+    """The job types one may submit to."""
+    return render_template("ui/submit_pick.html", names=components().jobs.job_type_names())
+
+
+@bp.get("/submit/<type_name>")
+def submit_form(type_name: str) -> str:
+    """The form of one job type, generated from its manifest."""
+    return render_template("ui/submit.html", **_form(type_name), values={}, errors={},
+                           error=None)
+
+
+@bp.post("/submit/<type_name>")
+def submit(type_name: str) -> Response | tuple[str, int]:
+    """Create (and by default run) the job; 303 to its page, or the form with errors."""
+    context = _form(type_name)
+    params, uploads = submitted(context["fields"], request.form,
+                                list(request.files.items(multi=True)))
+    if request.form.get("start", "run") == "run":
+        params.append(("PHASE", "RUN"))
+    try:
+        job = components().jobs.create(current_identity(), type_name, params, uploads)
+    except (InvalidParameter, PayloadTooLarge, QuotaExceeded, JobTypeInactive) as exc:
+        field = field_of_message(context["fields"], exc.message)
+        errors = {field: exc.message} if field else {}
+        return render_template("ui/submit.html", **context, values=request.form,
+                               errors=errors, error=None if field else exc.message), exc.status
+    return see_other(url_for("ui.job", job_id=job.id))
