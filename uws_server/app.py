@@ -9,7 +9,8 @@ from .server_header import SERVER_HEADER
 from .wiring import Components, build_components
 
 #: Endpoints anybody may call without credentials: they show nothing about jobs.
-PUBLIC_ENDPOINTS = frozenset({"root.index", "static"})
+PUBLIC_ENDPOINTS = frozenset({"root.index", "static",
+                              "openapi.spec", "openapi.docs", "openapi.docs_asset"})
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
 EXTENSION_KEY = "uws"
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
 
     from .api import errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
+    from .api import openapi as openapi_api
     from .api.http import current_identity
 
     errors.register(app)
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
+    app.register_blueprint(openapi_api.bp)  # /openapi.json and /docs (Swagger UI)
+    openapi_api.check_document()  # fragments that conflict stop the service here
 
     @app.before_request
     def _authenticate() -> None:

@@ -244,6 +244,11 @@ CASES: dict[tuple[str, str], Case] = {
         "admin", lambda w, r: ("POST", f"{V6}/", {"json": _manifest(True)}), 201),
     ("jobtypes.edit", "PATCH"): fixed("PATCH", f"{V6}/echo/1.0.0/", "admin", 200,
                                       json={"is_paused": False}),
+    # OpenAPI door: the description and its browsable UI, public
+    ("uws.get_parameter_indexed", "GET"): uws_read("/parameters/message/0"),
+    ("openapi.spec", "GET"): fixed("GET", "/openapi.json", "public", 200),
+    ("openapi.docs", "GET"): fixed("GET", "/docs", "public", 200),
+    ("openapi.docs_asset", "GET"): fixed("GET", "/docs/assets/swagger-ui.css", "public", 200),
 }
 
 
