@@ -2,11 +2,11 @@
 documented.
 
 A real ``uws-server serve`` with an admin user runs per database; schemathesis loads the
-document (the one the server serves at ``/openapi.json``, checked equal) and sends generated requests to every
-operation, with the admin's token. Each response must not be a server error, and its
-status, media type, headers and (JSON) body must be those the document gives for that
-operation. Half the requests that name a job, a job type or a job-type version are pointed
-at real ones, so that the fuzzing reaches past the 404s.
+document (the one the server serves at ``/openapi.json``, checked equal) and sends
+generated requests to every operation, with the admin's token. No response may be a server
+error, and each one's status, media type, headers and (JSON) body must be those the
+document gives for its operation. Half the requests that name a job, a job type or a
+job-type version are pointed at real ones, so that the fuzzing reaches past the 404s.
 
 Bounded: ``UWS_TEST_SCHEMATHESIS_EXAMPLES`` examples per operation (default 20), about a
 minute per database on two cores; ``WAIT`` is capped at 1 s on this server. The counts
@@ -149,7 +149,8 @@ def _aim_at_real_things(case: Any, fuzzed: Fuzzed) -> None:
           suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented_and_never_with_a_server_error(case, fuzzed):
     _aim_at_real_things(case, fuzzed)
-    response = case.call(base_url=fuzzed.server.url, headers=fuzzed.headers, timeout=30, allow_redirects=False)
+    response = case.call(base_url=fuzzed.server.url, headers=fuzzed.headers, timeout=30,
+                         allow_redirects=False)
     fuzzed.requests += 1
     fuzzed.statuses[response.status_code] += 1
     label = f"{case.method} {case.formatted_path} -> {response.status_code}"
