@@ -12,6 +12,10 @@ mapping of names). Fragments may refer to what this module provides for every do
   every status in :data:`ERROR_STATUSES`; their schemas are ``UwsErrorJSON`` and
   ``DetailError``.
 
+Every operation also gets a 414 (:data:`HTTP_SERVER_RESPONSES`): the HTTP server (gunicorn)
+answers it, before the application sees the request, for a request line longer than it
+reads, whatever the door.
+
 Two fragments naming the same path, or the same component, are a
 :class:`FragmentConflict` when the document is built: the service refuses to start with
 an ambiguous description rather than keep whichever came last.
@@ -19,6 +23,7 @@ an ambiguous description rather than keep whichever came last.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable
@@ -44,6 +49,14 @@ ERROR_STATUSES: dict[int, str] = {
     429: "A quota of the caller is exhausted.",
 }
 
+#: Answers of the HTTP server in front of the app, possible on every operation (added to
+#: each one that does not describe the status itself); no body of the service's.
+HTTP_SERVER_RESPONSES: dict[str, dict[str, Any]] = {
+    "414": {"description": "The request line (path and query string) is longer than the "
+                           "HTTP server reads (gunicorn: 4094 bytes); answered before the "
+                           "service sees the request."},
+}
+
 DESCRIPTION = """\
 uws-server keeps every job durable in a database, runs it on a local process pool, an
 HTCondor pool or a Slurm cluster, and serves it through several front doors:
@@ -59,6 +72,9 @@ Authenticate with `Authorization: Bearer TOKEN`, or HTTP Basic with the token as
 password (`uws-server token create`). A service without users (the embedded default on
 loopback) serves anonymous callers.
 """
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
 class FragmentConflict(ValueError):
@@ -174,7 +190,8 @@ def build_document(fragments: Iterable[tuple[str, dict[str, Any]]] | None = None
     owners: dict[str, dict[str, str]] = {}
     paths: dict[str, Any] = {}
     path_owners: dict[str, str] = {}
-    for source, fragment in (load_fragments() if fragments is None else fragments):
+    loaded = load_fragments() if fragments is None else copy.deepcopy(list(fragments))
+    for source, fragment in loaded:
         _merge_into(paths, path_owners, fragment.get("paths"), what="path", source=source)
         extra = fragment.get("components") or {}
         if not isinstance(extra, dict):
@@ -182,6 +199,12 @@ def build_document(fragments: Iterable[tuple[str, dict[str, Any]]] | None = None
         for section, items in extra.items():
             _merge_into(components.setdefault(section, {}), owners.setdefault(section, {}),
                         items, what=f"component {section}", source=source)
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _METHODS and isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                for status, response in HTTP_SERVER_RESPONSES.items():
+                    responses.setdefault(status, dict(response))
     return {
         "openapi": "3.1.0",
         "info": {"title": "uws-server", "version": __version__, "description": DESCRIPTION,
