@@ -272,6 +272,11 @@ def test_installed_wheel_migrates_then_serves_schema_valid_job_lists(
         assert job_list.status_code == 200, (job_list.status_code, job_list.text)
         assert "xml" in job_list.headers["Content-Type"], job_list.headers
         assert_valid_uws(job_list.content)
+        # the OpenAPI fragments and Swagger UI's assets came with the wheel
+        spec = requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
+        assert spec.status_code == 200 and "/uws/{jobtype}" in spec.json()["paths"], spec.text
+        ui = requests.get(f"http://127.0.0.1:{port}/docs/assets/swagger-ui-bundle.js", timeout=10)
+        assert ui.status_code == 200, ui.status_code
     finally:
         process.terminate()
         try:

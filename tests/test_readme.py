@@ -35,3 +35,13 @@ def test_readme_error_example_prints_what_the_readme_says(server):
                            "seconds=soon"], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "seconds: expected a number, got 'soon'"
     assert "seconds: expected a number, got 'soon'" in README.read_text()
+
+
+def test_readme_links_to_files_that_exist():
+    text = README.read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [link.split("#", 1)[0] for link in links
+             if not link.startswith(("http://", "https://", "mailto:", "#"))]
+    assert local, "no local link found: the pattern is wrong"
+    missing = sorted({link for link in local if not (README.parent / link).exists()})
+    assert not missing, f"README links to missing files: {missing}"

@@ -10,7 +10,8 @@ from .wiring import Components, build_components
 
 #: Endpoints anybody may call without credentials: they show nothing about jobs.
 PUBLIC_ENDPOINTS = frozenset({"root.index", "static",
-                              "ui.signin_form", "ui.signin"})  # the web interface's sign-in
+                              "ui.signin_form", "ui.signin",  # the web interface's sign-in
+                              "openapi.spec", "openapi.docs", "openapi.docs_asset"})
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
 EXTENSION_KEY = "uws"
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
 
     from .api import errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
+    from .api import openapi as openapi_api
     from .api.http import current_identity
 
     errors.register(app)
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, components: Components | None =
 
     ui_session.configure(app, settings)  # the web interface's signed session cookie
     app.register_blueprint(ui.bp)  # the web interface, /ui (authenticates itself)
+    app.register_blueprint(openapi_api.bp)  # /openapi.json and /docs (Swagger UI)
+    openapi_api.check_document()  # fragments that conflict stop the service here
 
     @app.before_request
     def _authenticate() -> None:

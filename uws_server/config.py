@@ -54,10 +54,10 @@ MAX_ARG_BYTES = 32 * 4096
 class Settings:
     """Every setting of the service, with its embedded default."""
 
-    data_dir: Path = Path("./data")
+    data_dir: Path = Path("./data")  # SQLite file, job directories (jobs/), sockets (run/)
     database_url: str = ""  # empty: SQLite file under data_dir
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = "127.0.0.1"  # where `serve` listens
+    port: int = 8080  # where `serve` listens
     base_url: str = ""  # public URL prefix when behind a proxy; empty: from the request
     # Host headers answered (besides base_url's host and localhost/127.0.0.1/[::1]/host with
     # the port): host or host:port, comma- or space-separated; "*" answers any (api.guards).
@@ -65,28 +65,28 @@ class Settings:
     # Origins (scheme://host[:port]) besides the service's own that may POST/PUT/PATCH/DELETE.
     allowed_origins: str = ""
     executor: str = "local"  # local | slurm | htcondor
-    local_concurrency: int = 2
+    local_concurrency: int = 2  # jobs the local executor runs at once
     jobtypes_dir: str = ""  # extra Seed manifests to register at start-up
-    load_example_jobtypes: bool = True
+    load_example_jobtypes: bool = True  # register echo, sleep and wordcount
     max_wait: int = 60  # cap of a blocking WAIT, seconds
     max_waiters: int = 1000  # blocked WAITs per process, each on a thread of its own
     wake_via_database: bool = True  # PostgreSQL: also wake waiters on other hosts (NOTIFY)
     default_duration: int = 3600  # executionDuration of a new job, seconds
     max_duration: int = 86400  # the largest executionDuration a client may set
     default_lifetime: int = 7 * 86400  # destruction = creation + this
-    max_lifetime: int = 30 * 86400
+    max_lifetime: int = 30 * 86400  # the latest destruction a client may set, from creation
     destruction_policy: str = "delete"  # delete | archive
-    max_upload_bytes: int = 64 * 1024 * 1024
-    max_request_bytes: int = 256 * 1024 * 1024
+    max_upload_bytes: int = 64 * 1024 * 1024  # one uploaded file
+    max_request_bytes: int = 256 * 1024 * 1024  # one request body
     max_parameter_chars: int = 64 * 1024  # a text parameter's value; a job type may lower it
     fetch_timeout: float = 30.0  # by-reference inputs
-    fetch_max_bytes: int = 256 * 1024 * 1024
-    allow_url_inputs: bool = True
+    fetch_max_bytes: int = 256 * 1024 * 1024  # the largest by-reference input fetched
+    allow_url_inputs: bool = True  # whether file inputs may be given as http(s) URLs
     # SSRF guard (uws_server.urlguard): networks (CIDR) and host patterns, comma- or
     # space-separated. By default loopback, link-local, private, unique-local and every other
     # non-global address is refused; allow opens some, deny (which wins) closes more.
     url_allow: str = ""
-    url_deny: str = ""
+    url_deny: str = ""  # what URL inputs may never reach (see url_allow); deny wins
     # Webhook notifications (docs/notifications.md), sent by the dispatcher side. The secret
     # signs every delivery (X-UWS-Signature, HMAC-SHA256); empty: one is generated and kept in
     # <data_dir>/webhook-secret. Never shown by the service.
@@ -110,15 +110,15 @@ class Settings:
     trusted_proxy_header: str = ""  # e.g. X-Auth-Request-User; empty: no proxy
     trusted_proxies: str = "127.0.0.1/32, ::1/128"  # where the proxy header is believed from
     # Per-user quotas (0 = no limit); `uws-server user quota` overrides them per user.
-    quota_active_jobs: int = 0
-    quota_stored_jobs: int = 0
-    quota_upload_bytes_per_job: int = 0
-    quota_upload_bytes_total: int = 0
+    quota_active_jobs: int = 0  # jobs a user may have queued or executing at once
+    quota_stored_jobs: int = 0  # jobs a user may keep, in any phase
+    quota_upload_bytes_per_job: int = 0  # uploaded bytes of one job
+    quota_upload_bytes_total: int = 0  # uploaded bytes of all a user's stored jobs
     # The web interface (/ui, docs/ui.md): the key that signs its session cookies; empty:
     # a random key generated once and kept in data_dir/ui-secret (mode 0600).
     ui_secret: str = ""
     ui_session_hours: float = 12.0  # how long a browser stays signed in
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
 

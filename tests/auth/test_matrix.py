@@ -303,6 +303,11 @@ CASES: dict[tuple[str, str], Case] = {
         anonymous=303),
     ("ui.admin_set_quota", "POST"): ui_page("POST", "/ui/admin/quotas", "admin", 303,
                                             data={"user": "carol", "quota": "active_jobs"}),
+    # OpenAPI door: the description and its browsable UI, public
+    ("uws.get_parameter_indexed", "GET"): uws_read("/parameters/message/0"),
+    ("openapi.spec", "GET"): fixed("GET", "/openapi.json", "public", 200),
+    ("openapi.docs", "GET"): fixed("GET", "/docs", "public", 200),
+    ("openapi.docs_asset", "GET"): fixed("GET", "/docs/assets/swagger-ui.css", "public", 200),
 }
 
 

@@ -249,7 +249,8 @@ def put_parameter(jobtype: str, job_id: str, name: str) -> Response:
 
 
 @bp.get("/<jobtype>/<job_id>/parameters/<name>")
-@bp.get("/<jobtype>/<job_id>/parameters/<name>/<int:index>")
+# its own endpoint name: each OpenAPI operation is one endpoint (uws_server/openapi/uws.yaml)
+@bp.get("/<jobtype>/<job_id>/parameters/<name>/<int:index>", endpoint="get_parameter_indexed")
 def get_parameter(jobtype: str, job_id: str, name: str, index: int = 0) -> Response:
     """One parameter's value: text, or the file's content for a file parameter."""
     jobs = _jobs()
