@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.extensions[EXTENSION_KEY] = parts
 
-    from .api import errors, guards, ocps, root, uws
+    from .api import batches, errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
     from .api.http import current_identity
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
+    app.register_blueprint(batches.bp)  # the batch API of reference 003, /batches
 
     @app.before_request
     def _authenticate() -> None:
