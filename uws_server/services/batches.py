@@ -310,6 +310,9 @@ class BatchService:
             "req_memory_mib": hardware.memory_mib,
             "filesystems": list(hardware.filesystems) or None,
         }
+        # NULLs are left out of the insert: every one of them is a nullable column without
+        # a default, and fewer columns per row is less binding work for 10,000 rows.
+        template = {key: value for key, value in template.items() if value is not None}
         jobs, params, events = self._rows(checked, template, identity, request.start, now)
         with self.db.write() as session:
             quotas.check_new_jobs(session, self.settings, identity, count=len(jobs),
