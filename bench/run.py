@@ -30,11 +30,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench import load, scenarios, table  # noqa: E402
+from bench import batches, load, scenarios, table  # noqa: E402
 from bench.servers import Dachs, gunicorn_settings  # noqa: E402
 from tests.support import postgres_available  # noqa: E402
 
-PARTS = ("rates", "many", "waits", "auth")
+PARTS = ("rates", "many", "waits", "auth", "batches")
 log = logging.getLogger("bench")
 
 
@@ -58,6 +58,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     add("--wait-job-seconds", type=float, default=12.0,
         help="how long the job the waiters block on runs")
     add("--result-mib", type=int, default=1024, help="size of the streamed result, MiB")
+    add("--batch-jobs", type=int, default=10_000, help="jobs of the batch of part 'batches'")
     add("--out", default=str(ROOT / "bench" / "results"), help="directory of the JSON report")
     return parser.parse_args(argv)
 
@@ -106,6 +107,8 @@ def measure(kind: str, work: Path, options: scenarios.Options, parts: list[str],
                                            dachs if dachs_waits else None)
     if "auth" in parts:
         figures["authentication"] = scenarios.authentication(kind, work, options)
+    if "batches" in parts:
+        figures["batches"] = batches.batches(kind, work, options)
     return figures
 
 
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds, seconds=args.seconds, connections=args.connections,
         wrk_threads=args.wrk_threads, jobs=args.jobs, idle_seconds=args.idle_seconds,
         waiters=args.waiters, wait_job_seconds=args.wait_job_seconds,
-        result_bytes=args.result_mib << 20, postgres_base=args.postgres)
+        result_bytes=args.result_mib << 20, postgres_base=args.postgres,
+        batch_jobs=args.batch_jobs)
     command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable, ROOT)
                                                 if sys.executable.startswith(str(ROOT))
                                                 else sys.executable,

@@ -47,6 +47,7 @@ class Options:
     wait_job_seconds: float
     result_bytes: int
     postgres_base: str
+    batch_jobs: int = 10_000  # part "batches" (bench/batches.py)
 
 
 @contextlib.contextmanager

@@ -106,6 +106,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{_range(_merged(report, 'rates', name, 'dachs_p99_ms'), ' ms', 0)}")
 
     many = options["jobs"]
+    batch = options.get("batch_jobs", 10_000)
     waiters = options["waiters"]
     held = next((db["waits"]["all_held"]["settings"] for db in dbs.values() if "waits" in db),
                 {})
@@ -146,6 +147,14 @@ def markdown(report: dict[str, Any]) -> str:
         ("job GET with a bearer token, ratio to anonymous mode",
          cells(lambda db: _range(db.get("authentication", {}).get("get_job", {})
                                  .get("on_over_off")), "—")),
+        (f"a {batch:,}-job batch created in one request (target ≤ 5 s)",
+         cells(lambda db: _range(db.get("batches", {}).get("create_seconds"), " s"), "—")),
+        ("batch creation, jobs/s as a ratio to single-job creation",
+         cells(lambda db: _range(db.get("batches", {})
+                                 .get("jobs_per_second_ratio_to_single"), TIMES, 1), "—")),
+        (f"`GET /batches/{{id}}` over {batch:,} jobs, {TIMES} a job GET (target ≤ 2)",
+         cells(lambda db: _range(db.get("batches", {}).get("get_batch_multiple_of_get")),
+               "—")),
     ]
     lines = [f"| figure (ranges over {options['rounds']} rounds) | SQLite | PostgreSQL | "
              f"{dachs_note} |", "|---|---|---|---|"]

@@ -18,13 +18,13 @@ from tests.support import ROOT
 
 SMOKE = ["--databases", "sqlite", "--rounds", "1", "--seconds", "1", "--jobs", "1000",
          "--idle-seconds", "1", "--waiters", "10", "--wait-job-seconds", "3",
-         "--result-mib", "4", "--dachs", ""]
+         "--result-mib", "4", "--batch-jobs", "1000", "--dachs", ""]
 
 
 def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "UWS_BENCH_DACHS"}
     done = subprocess.run([sys.executable, "bench/run.py", *SMOKE, "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=150, env=env)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     (path,) = tmp_path.glob("bench-*.json")
     report = json.loads(path.read_text())
@@ -71,6 +71,15 @@ def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_p
         assert abs(authentication[name]["on_over_off"]["min"] - on["rate"] / off["rate"]) < 0.01
         assert authentication[name]["wrk_errors"] == 0  # the token was accepted: no 401s
 
+    made = sqlite["batches"]
+    assert made["batch_jobs"] == 1000 and made["single_create"]["rate"] > 0
+    (one,) = made["rounds"]
+    assert abs(made["jobs_per_second_ratio_to_single"]["min"]
+               - one["jobs_per_second"] / made["single_create"]["rate"]) < 0.1
+    assert abs(made["get_batch_multiple_of_get"]["min"]
+               - one["get_job"]["rate"] / one["get_batch"]["rate"]) < 0.01
+    assert made["started_create_seconds"] > 0
+
     table = report["table_markdown"]
     assert table == done.stdout.split("\n\nReport: ")[0]
-    assert table.count("\n| ") == 15 and "not measured" in table  # one row per figure
+    assert table.count("\n| ") == 18 and "not measured" in table  # one row per figure

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.extensions[EXTENSION_KEY] = parts
 
-    from .api import errors, guards, ocps, root, uws
+    from .api import batches, errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
     from .api import openapi as openapi_api
     from .api.http import current_identity
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(ui.bp)  # the web interface, /ui (authenticates itself)
     app.register_blueprint(openapi_api.bp)  # /openapi.json and /docs (Swagger UI)
     openapi_api.check_document()  # fragments that conflict stop the service here
+    app.register_blueprint(batches.bp)  # the batch API of reference 003, /batches
 
     @app.before_request
     def _authenticate() -> None:

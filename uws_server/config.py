@@ -42,6 +42,8 @@ HARNESS_PREFIXES = ("UWS_TEST_", "UWS_BENCH_")
 
 #: Variables the service itself puts in a job's environment (a job may run ``uws-server``).
 JOB_VARIABLES = frozenset({"UWS_JOB_ID", "UWS_SUBMIT_TOKEN"})
+#: ... and the prefix of a batch job's filesystem paths (``UWS_FS_SCRATCH``, docs/batches.md).
+JOB_PREFIXES = ("UWS_FS_",)
 
 LOG_FORMATS = ("text", "json")
 
@@ -118,6 +120,13 @@ class Settings:
     # a random key generated once and kept in data_dir/ui-secret (mode 0600).
     ui_secret: str = ""
     ui_session_hours: float = 12.0  # how long a browser stays signed in
+    # Batches (docs/batches.md): shared filesystems a batch may ask for by name,
+    # "name=/absolute/path" comma- or space-separated (a job gets UWS_FS_<NAME>); the most
+    # cores and MiB of memory one job may ask for (0 = no limit but the job type's).
+    filesystems: str = ""  # name=/absolute/path, ... (see the comment above)
+    max_cpu: int = 0  # cores one job may ask for (0: only the job type limits it)
+    max_memory_mib: int = 0  # MiB one job may ask for (0: only the job type limits it)
+    max_batch_jobs: int = 100_000  # jobs one batch may have (0 = no limit)
     log_level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
@@ -182,7 +191,7 @@ def executor_variables() -> frozenset[str]:
 def _is_ignored(name: str) -> bool:
     """Harness and job-environment variables: not settings, never an error."""
     return name in HARNESS_VARIABLES or name in JOB_VARIABLES or name.startswith(
-        HARNESS_PREFIXES)
+        HARNESS_PREFIXES + JOB_PREFIXES)
 
 
 def _unknown(names: list[str], known: set[str], *, noun: str, where: str = "") -> ConfigError:
@@ -295,7 +304,21 @@ def _check(settings: Settings) -> None:
                  "quota_upload_bytes_total"):
         if getattr(settings, name) < 0:
             raise ConfigError(f"UWS_{name.upper()}: must not be negative (0: no limit)")
+    _check_batches(settings)
     _check_executor(settings)
+
+
+def _check_batches(settings: Settings) -> None:
+    """The batch hardware settings: a filesystem map that parses, limits not negative."""
+    from .services.hardware import parse_filesystems
+
+    try:
+        parse_filesystems(settings.filesystems)
+    except ValueError as exc:
+        raise ConfigError(f"UWS_FILESYSTEMS: {exc}") from None
+    for name in ("max_cpu", "max_memory_mib", "max_batch_jobs"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"UWS_{name.upper()}: must not be negative (0: no limit)")
 
 
 def _check_executor(settings: Settings) -> None:

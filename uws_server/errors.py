@@ -35,6 +35,12 @@ class JobNotFound(UWSError):
     status = 404
 
 
+class BatchNotFound(UWSError):
+    """No batch of that id visible to the caller (never existed, deleted, or not theirs)."""
+
+    status = 404
+
+
 class ResourceNotFound(UWSError):
     """A job sub-resource that does not exist (no error, no such result)."""
 

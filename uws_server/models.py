@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -100,6 +101,28 @@ class JobTypeRevision(Base):
     job_type: Mapped[JobType] = relationship(back_populates="revisions")
 
 
+class Batch(Base):
+    """A batch: many jobs of one job type (revision) with one hardware request (docs/batches.md).
+
+    Its jobs are ordinary jobs pointing here by ``jobs.batch_id``; their
+    statuses are counted from the jobs themselves, never cached here.
+    """
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    job_type_name: Mapped[str] = mapped_column(String(255))
+    job_type_version: Mapped[str] = mapped_column(String(255))
+    revision_id: Mapped[int] = mapped_column(ForeignKey("job_type_revisions.id"))
+    #: Cores and MiB each job gets: as requested, else the manifest's defaults.
+    cpu: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_mib: Mapped[float | None] = mapped_column(Float, nullable=True)
+    filesystems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    n_jobs: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Job(Base):
     """One UWS job. ``phase`` is written only by ``services.phase.transition``."""
 
@@ -107,6 +130,10 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_list", "job_type_name", "creation_time"),
         Index("ix_jobs_phase", "phase"),
+        # A batch's jobs in order (paging), and its status counts from the index alone.
+        Index("ix_jobs_batch_order", "batch_id", "batch_index"),
+        Index("ix_jobs_batch_status", "batch_id", "deleted", "phase", "submit_token",
+              "backend_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -142,6 +169,14 @@ class Job(Base):
     #: Whether the job has (or had) webhook subscriptions: phase changes of jobs without
     #: any look nothing up (``services.notifications``).
     notify: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Batch jobs (services.batches): the batch, the set's index in it, and the hardware
+    # asked for (NULL: the manifest's resources; dispatch.spec puts these in the request).
+    batch_id: Mapped[str | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), nullable=True)
+    batch_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    req_cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    req_memory_mib: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    filesystems: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     revision: Mapped[JobTypeRevision] = relationship(lazy="select")
     parameters: Mapped[list[JobParameter]] = relationship(

@@ -22,6 +22,7 @@ from .jobtypes import service as jobtypes
 from .jobtypes.registry import RegistryService
 from .notify import WakeBus
 from .services import ocps
+from .services.batches import BatchService
 from .services.grants import GrantService
 from .services.jobs import JobService
 from .services.validators import JobValidators
@@ -48,6 +49,7 @@ class Components:
     users: UserService
     auth: Authenticator
     grants: GrantService
+    batches: BatchService
 
 
 def build_components(settings: Settings) -> Components:
@@ -70,7 +72,7 @@ def build_components(settings: Settings) -> Components:
                          proxy_header=settings.trusted_proxy_header,
                          trusted_proxies=settings.trusted_proxies)
     return Components(settings, bus, db, storage, jobs, waiter, RegistryService(db), users,
-                      auth, GrantService(db))
+                      auth, GrantService(db), batches=BatchService(settings, db, jobs))
 
 
 def bootstrap(settings: Settings) -> list[str]:

@@ -156,7 +156,7 @@ def _manifest(unique: bool) -> dict[str, Any]:
 class Case:
     """How to call a route, what it needs, and what it answers when allowed."""
 
-    needs: str  # "public", "user" (any authenticated caller), "admin", "job" or "owner"
+    needs: str  # "public", "user" (authenticated), "admin", "job", "owner" or "owned"
     build: Build
     ok: int
     bits: Permission = Permission.NONE  # for "job": the permission it needs
@@ -204,6 +204,33 @@ def ui_job(method: str, path: str, bits: Permission = R, ok: int = 200, *, fresh
 def _spare_token(world: World) -> str:
     """A new token of carol's, for a revocation to act on."""
     return UserService(world.db).create_token("carol", label="spare")[0].token_id
+def _batch_of_alice(world: World, *, fresh: bool = False) -> tuple[str, str]:
+    """``(batch_id, job_id)`` of a batch of alice whose one echo job has run (made again
+    when a ``DELETE /batches`` of alice removed it); ``fresh``: a new PENDING one."""
+    owner = world.headers("owner")
+    cached = getattr(world, "batch", None)
+    if not fresh and cached is not None and requests.get(
+            f"{world.server.url}/batches/{cached[0]}", headers=owner, timeout=30).ok:
+        return cached
+    response = requests.post(f"{world.server.url}/batches", headers=owner, timeout=30,
+                             json={"tool_id": "echo", "start": not fresh,
+                                   "args": [{"message": "matrix"}]})
+    assert response.status_code == 201, response.text
+    batch_id = response.json()["batch_id"]
+    jobs = requests.get(f"{world.server.url}/batches/{batch_id}/jobs", headers=owner,
+                        timeout=30).json()
+    found = (batch_id, jobs[0]["job_id"])
+    if not fresh:
+        _wait(world.server, f"{world.server.url}/uws/echo/{found[1]}/phase", owner, "COMPLETED")
+        world.batch = found  # type: ignore[attr-defined]
+    return found
+
+
+def batch_read(path: str) -> Case:
+    def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
+        batch_id, job_id = _batch_of_alice(world)
+        return "GET", f"/batches/{batch_id}{path.format(job=job_id)}", {}
+    return Case("owned", build, 200)
 
 
 V6 = "/v6/job-types"
@@ -308,6 +335,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("openapi.spec", "GET"): fixed("GET", "/openapi.json", "public", 200),
     ("openapi.docs", "GET"): fixed("GET", "/docs", "public", 200),
     ("openapi.docs_asset", "GET"): fixed("GET", "/docs/assets/swagger-ui.css", "public", 200),
+    # The batch door (/batches): a batch is its owner's (and admins'); never shared.
+    ("batches.list_batches", "GET"): fixed("GET", "/batches", "user", 200),
+    ("batches.create_batch", "POST"): fixed("POST", "/batches", "user", 201, json={
+        "tool_id": "echo", "start": False, "args": [{"message": "matrix"}]}),
+    ("batches.delete_batches", "DELETE"): fixed("DELETE", "/batches", "user", 200),
+    ("batches.get_batch", "GET"): batch_read(""),
+    ("batches.list_jobs", "GET"): batch_read("/jobs"),
+    ("batches.get_job", "GET"): batch_read("/jobs/{job}"),
+    ("batches.get_log", "GET"): batch_read("/jobs/{job}/log"),
+    ("batches.delete_batch", "DELETE"): Case(
+        "owned", lambda w, r: ("DELETE", f"/batches/{_batch_of_alice(w, fresh=True)[0]}", {}),
+        204),
 }
 
 
@@ -321,6 +360,8 @@ def expected(case: Case, role: str) -> int:
         return case.ok
     if case.needs == "admin":
         return case.ok if role == "admin" else 403
+    if case.needs == "owned":  # the owner's and admins'; 404 for everybody else
+        return case.ok if role in ("owner", "admin") else 404
     if role in ("owner", "admin"):
         return case.ok
     if role == "other":

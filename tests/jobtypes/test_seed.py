@@ -111,7 +111,8 @@ def test_secret_settings_in_the_command_are_warned_about_and_never_expanded(tmp_
     storage = JobStorage(tmp_path)
     job_id = "a" * 32
     storage.create(job_id)
-    job = SimpleNamespace(id=job_id, parameters=[], job_type_name="echo", execution_duration=0)
+    job = SimpleNamespace(id=job_id, parameters=[], job_type_name="echo", execution_duration=0,
+                          req_cpu=None, req_memory_mib=None, filesystems=None)
     job_type = SimpleNamespace(configuration={"settings": {"TOKEN": "s3cr3t", "HOST": "db"}},
                                docker_image="")
     spec = build_spec(storage, job, job_type, parse_interface(manifest), service="uws")

@@ -35,7 +35,7 @@ from .errors import error_response
 from .http import is_json_type
 
 #: Front doors whose bodies are always JSON (the doors ``api.errors.detail_door`` declares).
-JSON_DOORS = ("/v6", "/api/v1")
+JSON_DOORS = ("/v6", "/api/v1", "/batches")
 #: Unread bodies up to this size are read to the end so that the connection stays usable.
 DRAIN_MAX_BYTES = 16 * 1024 * 1024
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

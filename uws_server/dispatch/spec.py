@@ -20,6 +20,7 @@ from typing import Any
 from ..executors.base import JobSpec, Resources
 from ..jobtypes.seed import JobTypeInterface, build_argv
 from ..models import Job, JobResult, JobType
+from ..services.hardware import filesystem_env
 from ..storage import JobStorage
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,16 @@ SEED_OUTPUTS_JSON = "seed.outputs.json"
 MAX_OUTPUTS_JSON = 1024 * 1024
 
 
-def _resources(interface: JobTypeInterface, input_mib: float) -> Resources:
+def _resources(interface: JobTypeInterface, input_mib: float, job: Job) -> Resources:
+    """The manifest's resources (scaled by input size), a batch job's own cpu and memory
+    (``req_cpu``, ``req_memory_mib``) over them."""
     values = dict(interface.resources)
     for name, factor in interface.resource_multipliers.items():
         values[name] = values.get(name, 0.0) + factor * input_mib
+    if job.req_cpu is not None:
+        values["cpus"] = float(job.req_cpu)
+    if job.req_memory_mib is not None:
+        values["mem"] = float(job.req_memory_mib)
     gpus = values.get("gpus")
     return Resources(
         cpus=values.get("cpus"), mem_mib=values.get("mem"), disk_mib=values.get("disk"),
@@ -42,9 +49,13 @@ def _resources(interface: JobTypeInterface, input_mib: float) -> Resources:
 
 def build_spec(
     storage: JobStorage, job: Job, job_type: JobType, interface: JobTypeInterface, *,
-    service: str,
+    service: str, filesystems: str = "",
 ) -> JobSpec:
-    """The :class:`JobSpec` of a stored job: argv, environment, files and resources."""
+    """The :class:`JobSpec` of a stored job: argv, environment, files and resources.
+
+    ``filesystems`` is the operator's map (``UWS_FILESYSTEMS``): a batch job that asked
+    for some gets each one's path as ``UWS_FS_<NAME>`` in its environment.
+    """
     workdir = storage.job_dir(job.id).resolve()
     output_dir = workdir / "outputs"
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +78,7 @@ def build_spec(
     for name, values in variables.items():
         if name not in ("PYTHON",) and name not in env:
             env[name] = " ".join(values)
+    env.update(filesystem_env(job.filesystems, filesystems))
     secrets: set[str] = set()
     settings = (job_type.configuration or {}).get("settings") or {}
     for name, secret in interface.settings:
@@ -80,7 +92,7 @@ def build_spec(
         job_id=job.id, job_type=job.job_type_name,
         argv=tuple(build_argv(interface.command, variables)), env=env, workdir=workdir,
         output_dir=output_dir, secret_env=frozenset(secrets), input_files=tuple(inputs),
-        resources=_resources(interface, input_bytes / (1024 * 1024)),
+        resources=_resources(interface, input_bytes / (1024 * 1024), job),
         execution_duration=job.execution_duration,
         image=job_type.docker_image or None, service=service,
     )

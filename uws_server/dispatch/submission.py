@@ -160,7 +160,8 @@ class Submitter:
                     return pending
                 interface = jobtypes.interface_of(job.revision)
                 spec = build_spec(storage, job, job.revision.job_type, interface,
-                                  service=self.d.settings.service_name)
+                                  service=self.d.settings.service_name,
+                                  filesystems=self.d.settings.filesystems)
             except SQLAlchemyError:
                 raise  # the database (or a lost session), not the job: nothing is ended
             except Exception as exc:  # the job's data, not the database: this job only
