@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
 
     from .api import errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
+    from .api.agave import bp as agave_bp
     from .api.http import current_identity
 
     errors.register(app)
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6
     app.register_blueprint(ocps.bp)  # the Rubin OCPS v1 dialect, /api/v1
+    app.register_blueprint(agave_bp)  # the Agave jobs API, /jobs/v2
 
     @app.before_request
     def _authenticate() -> None:

@@ -139,6 +139,8 @@ class Job(Base):
     unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     upload_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: The job this one was resubmitted from (``/jobs/v2`` ``resubmit``); no foreign key.
+    resubmitted_from: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
     revision: Mapped[JobTypeRevision] = relationship(lazy="select")
     parameters: Mapped[list[JobParameter]] = relationship(

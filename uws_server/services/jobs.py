@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -175,9 +175,13 @@ class JobService:
     # -- creating ------------------------------------------------------------------------
     def create(
         self, identity: Identity, type_name: str, params: Sequence[tuple[str, str]],
-        uploads: Mapping[str, Sequence[Upload]],
+        uploads: Mapping[str, Sequence[Upload]], *,
+        on_create: Callable[[Session, Job], None] | None = None,
     ) -> Job:
         """Create a PENDING job (QUEUED with ``PHASE=RUN``) from a client's request.
+
+        ``on_create`` runs in the creating transaction, after the job row is written
+        (a front door's links and history entries: all or nothing with the job).
 
         Raises
         ------
@@ -229,6 +233,8 @@ class JobService:
                                       upload_bytes=job.upload_bytes, starting=phase is not None)
                 session.add(job)
                 session.flush()
+                if on_create is not None:
+                    on_create(session, job)
                 if phase is not None:
                     transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
         except BaseException:
