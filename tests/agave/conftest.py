@@ -35,6 +35,8 @@ TREE_PROGRAM = (
     "open(os.path.join(out, 'sub', 'deeper', 'x.txt'), 'w').write('x'); "
     "open(os.path.join(out, 'result.txt'), 'w').write(msg)"
 )
+#: The one command the OCPS door may run here (the three-door agreement test).
+OCPS_COMMAND = 'echo agave > "$JOB_OUTPUT_DIR/out.txt"'
 TREE_MANIFEST = {
     "seedVersion": "1.0.0",
     "job": {
@@ -146,5 +148,46 @@ def tls_server(database_url: str, tmp_path_factory: pytest.TempPathFactory
             users.add_user(name, admin=(name == "ops"))
             tokens[name] = users.create_token(name)[1]
         db.dispose()
-        with start_tls_server(data_dir, url, tokens, UWS_JOBTYPES_DIR=str(types_dir)) as live:
+        with start_tls_server(data_dir, url, tokens, UWS_JOBTYPES_DIR=str(types_dir),
+                              UWS_OCPS_ALLOWED_COMMANDS=OCPS_COMMAND) as live:
             yield live
+
+
+@pytest.fixture
+def agave(tls_server: TlsServer) -> Any:
+    """agavepy's client for alice (see :func:`client_for`)."""
+    return client_for(tls_server, "alice")
+
+
+def client_for(server: TlsServer, user: str) -> Any:
+    """The real agavepy client of ``user`` against the HTTPS server.
+
+    agavepy sends its ``Authorization: Bearer`` header only when ``api_server`` has no
+    explicit port (its authenticator compares ``host:port`` with the bare hostname); the
+    test server listens on a free port, so the header is set on the client's own session,
+    which every jobs call goes through.
+    """
+    from agavepy.agave import Agave
+
+    client = Agave(api_server=server.url, token=server.tokens[user], verify=False)
+    client.all.http_client.session.headers["Authorization"] = \
+        f"Bearer {server.tokens[user]}"
+    return client
+
+
+def wait_status(client: Any, job_id: str, wanted: set[str], timeout: float = 60) -> str:
+    """Poll ``getStatus`` until the job is in one of ``wanted``; return that status."""
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = client.jobs.getStatus(jobId=job_id)["status"]
+        if status in wanted:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {status}, wanted {wanted}")
+
+
+def tree_request(name: str, message: str = "hello tree", **extra: Any) -> dict[str, Any]:
+    """A JobRequest for the ``tree`` job type."""
+    return {"name": name, "appId": "tree-2.0.0", "parameters": {"message": message},
+            "inputs": {}, "archive": False, **extra}

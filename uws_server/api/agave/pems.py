@@ -61,10 +61,11 @@ def delete_permissions(job_id: str) -> Response:
 
 @bp.get("/<job_id>/pems/<username>")
 def get_permission(job_id: str, username: str) -> Response:
-    """One user's permission (``NONE``: all false)."""
-    paging()  # checked as agavepy sends them; the answer is one entry
+    """One user's permission (``NONE``: all false), as a list of one entry: agavepy's
+    model of this answer (``JobPermissionResponse``) is a list."""
+    paging()  # checked as agavepy sends them
     grant = service().permission_of(current_identity(), job_id, username)
-    return answer(render.permission(api_url(), job_id, grant.username, grant.permission))
+    return answer([render.permission(api_url(), job_id, grant.username, grant.permission)])
 
 
 @bp.post("/<job_id>/pems/<username>")
