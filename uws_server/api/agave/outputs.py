@@ -18,6 +18,7 @@ from ..http import current_identity
 from . import bp
 from .common import answer, api_url, paging, service
 
+
 @bp.get("/<job_id>/outputs/listings")
 @bp.get("/<job_id>/outputs/listings/")
 @bp.get("/<job_id>/outputs/listings/<path:sub>")
