@@ -235,3 +235,19 @@ def test_serve_refuses_incomplete_or_unreadable_tls_files_in_one_line(tmp_path, 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not (tmp_path / "data").exists(), "nothing created before the refusal"
+
+
+def test_history_records_parameter_changes_made_through_uws(tls_server):
+    created = tls_server.request("POST", "/uws/echo", data={"message": "first", "RUNID": "p"},
+                                 allow_redirects=False)
+    assert created.status_code == 303, created.text
+    job_id = created.headers["Location"].rsplit("/", 1)[-1]
+    changed = tls_server.request("POST", f"/uws/echo/{job_id}/parameters",
+                                 data={"message": "second"}, allow_redirects=False)
+    assert changed.status_code == 303, changed.text
+    history = tls_server.request("GET", f"/jobs/v2/{job_id}/history").json()["result"]
+    assert [(e["status"], e["kind"], e["createdBy"], e["description"]) for e in history] == [
+        ("PENDING", "phase", "alice", "Job created"),
+        ("PENDING", "parameters", "alice", "Parameters changed: changed message")]
+    job = tls_server.request("GET", f"/jobs/v2/{job_id}").json()["result"]
+    assert job["status"] == "PENDING" and job["parameters"] == {"message": "second"}

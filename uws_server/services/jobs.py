@@ -37,7 +37,7 @@ from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
 from ..urlguard import url_policy
-from . import quotas
+from . import history, quotas
 from .params import ParamValue, Upload, ValueLimit, collect, single, split_control
 from .transitions import transition
 from .validators import JobValidators
@@ -429,7 +429,7 @@ class JobService:
                 job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
                                  for_update=True)
                 values = self._check_parameters(job, params, uploads)
-                self._apply_parameters(session, job, values, files)
+                self._apply_parameters(session, job, values, files, actor=identity.label)
         except BaseException:
             files.undo(self.storage, job_id)
             raise
@@ -452,9 +452,12 @@ class JobService:
         return values
 
     def _apply_parameters(self, session: Session, job: Job, values: ParamValues,
-                          files: _FileChanges) -> None:
-        """Replace the rows (and files) of the parameters in ``values``; an upload over the
-        limit still raises PayloadTooLarge here (its file is in ``files.written``)."""
+                          files: _FileChanges, *, actor: str) -> None:
+        """Replace the rows (and files) of the parameters in ``values`` and say so in the
+        job's history; an upload over the limit still raises PayloadTooLarge here (its file
+        is in ``files.written``)."""
+        history.record(session, job, "parameters", actor=actor,
+                       note="changed " + ", ".join(sorted(values)))
         replaced = [p for p in job.parameters if p.name in values]
         for old in replaced:
             job.parameters.remove(old)
@@ -505,7 +508,8 @@ class JobService:
                 destruction = self._check_destruction(job, destruction_text) \
                     if destruction_text is not None else None
                 if values is not None:
-                    self._apply_parameters(session, job, values, files)
+                    self._apply_parameters(session, job, values, files,
+                                           actor=identity.label)
                 if duration is not None:
                     self._apply_duration(session, job, duration)
                 if destruction is not None:
