@@ -251,3 +251,20 @@ def test_history_records_parameter_changes_made_through_uws(tls_server):
         ("PENDING", "parameters", "alice", "Parameters changed: changed message")]
     job = tls_server.request("GET", f"/jobs/v2/{job_id}").json()["result"]
     assert job["status"] == "PENDING" and job["parameters"] == {"message": "second"}
+
+
+def test_resubmitting_a_job_whose_upload_is_gone_is_a_409_that_creates_nothing(tls_server):
+    response = tls_server.request(
+        "POST", "/jobs/v2/", data={"name": "lost-input", "appId": "wordcount"},
+        files={"input": ("w.txt", io.BytesIO(b"a b"), "text/plain")})
+    assert response.status_code == 201, response.text
+    job = _wait(tls_server, response.json()["result"]["id"])
+    for path in (tls_server.data_dir / "jobs" / job["id"] / "inputs").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    before = _job_count(tls_server)
+    dirs = set((tls_server.data_dir / "jobs").iterdir())
+    refused = tls_server.request("POST", f"/jobs/v2/{job['id']}", json={"action": "resubmit"})
+    _assert_error(refused, 409, "no longer there")
+    assert _job_count(tls_server) == before
+    assert set((tls_server.data_dir / "jobs").iterdir()) == dirs

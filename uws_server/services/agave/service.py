@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ...auth import policy
 from ...auth.permissions import Permission
 from ...db import Database
-from ...errors import InvalidParameter, JobNotFound
+from ...errors import Conflict, InvalidParameter, JobNotFound
 from ...identity import Identity
 from ...models import Job, JobEvent, JobParameter, JobType, JobTypeRevision
 from ...phases import ExecutionPhase
@@ -69,9 +69,14 @@ class _CopiedUpload:
         self.filename: str | None = relative.rsplit("/", 1)[-1].split("_", 1)[-1]
 
     def save(self, dst: str) -> None:
-        """Copy the original file to ``dst``."""
-        with self.storage.open_file(self.job_id, self.relative) as source, \
-                open(dst, "wb") as target:
+        """Copy the original file to ``dst``; 409 if it is gone (the original was destroyed
+        meanwhile), 404 if the job replaced it by a symlink."""
+        try:
+            source = self.storage.open_file(self.job_id, self.relative)
+        except FileNotFoundError:
+            raise Conflict(f"cannot resubmit job {self.job_id}: its uploaded input "
+                           f"{self.relative!r} is no longer there") from None
+        with source, open(dst, "wb") as target:
             shutil.copyfileobj(source, target)
 
 
