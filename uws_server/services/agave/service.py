@@ -133,25 +133,33 @@ class AgaveJobs:
         return self.jobs.get(identity, self.type_of(job_id), job_id)
 
     def get(self, identity: Identity, job_id: str) -> AgaveJob:
-        """A job with its Agave extras (the type's version, executor, links)."""
-        view = self.view(identity, job_id)
+        """A job with its Agave extras (the type's version, executor, links).
+
+        The extras are read first, in one statement with the job's type, so that the
+        UWS view (and its access check) needs no separate look-up of the type; nothing
+        is returned before that check passes.
+        """
+        submitted = (select(JobEvent.at)
+                     .where(JobEvent.job_id == Job.id,
+                            JobEvent.to_phase == ExecutionPhase.QUEUED.value,
+                            JobEvent.kind == "phase")
+                     .order_by(JobEvent.at, JobEvent.id).limit(1).scalar_subquery())
         with self.db.read() as session:
             row = session.execute(
-                select(JobType.version, Job.executor, Job.tries, Job.resubmitted_from)
+                select(Job.job_type_name, JobType.version, Job.executor, Job.tries,
+                       Job.resubmitted_from, submitted.label("submitted"))
                 .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
                 .join(JobType, JobTypeRevision.job_type_id == JobType.id)
-                .where(Job.id == job_id)).one()
-            submitted = session.scalar(
-                select(JobEvent.at).where(JobEvent.job_id == job_id,
-                                          JobEvent.to_phase == ExecutionPhase.QUEUED.value,
-                                          JobEvent.kind == "phase")
-                .order_by(JobEvent.at, JobEvent.id).limit(1))
+                .where(Job.id == job_id, Job.deleted.is_(False))).one_or_none()
             later = list(session.scalars(
                 select(Job.id).where(Job.resubmitted_from == job_id, Job.deleted.is_(False),
                                      policy.readable(identity))
-                .order_by(Job.creation_time, Job.id)))
+                .order_by(Job.creation_time, Job.id))) if row is not None else []
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        view = self.jobs.get(identity, row.job_type_name, job_id)
         return AgaveJob(view, row.version, row.executor or self.executor, int(row.tries or 0),
-                        submitted, row.resubmitted_from, later)
+                        row.submitted, row.resubmitted_from, later)
 
     def list(self, identity: Identity, terms: Sequence[search.Term], *, limit: int,
              offset: int) -> list[Any]:
