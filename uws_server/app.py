@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     from .api import batches, errors, guards, ocps, root, uws
     from .api import jobtypes as jobtypes_api
     from .api import openapi as openapi_api
+    from .api.agave import bp as agave_bp
     from .api.http import current_identity
 
     errors.register(app)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.register_blueprint(openapi_api.bp)  # /openapi.json and /docs (Swagger UI)
     openapi_api.check_document()  # fragments that conflict stop the service here
     app.register_blueprint(batches.bp)  # the batch API of reference 003, /batches
+    app.register_blueprint(agave_bp)  # the Agave jobs API, /jobs/v2
 
     @app.before_request
     def _authenticate() -> None:

@@ -27,7 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     """The embedded default: web server and dispatcher in one command."""
     from .auth.exposure import exposure_problem
-    from .server import CannotListen, serve
+    from .server import CannotListen, TLSFilesError, serve, tls_files
 
     settings = _settings(args)
     configure_logging(settings)
@@ -36,7 +36,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"uws-server: {problem}", file=sys.stderr)
         return 2
     try:
-        return serve(settings, threads=args.threads)
+        return serve(settings, threads=args.threads, tls=tls_files(args.certfile, args.keyfile))
+    except TLSFilesError as exc:
+        print(f"uws-server: {exc}", file=sys.stderr)
+        return 2
     except CannotListen as exc:  # before anything was migrated or created
         print(f"uws-server: {exc}", file=sys.stderr)
         return 1
@@ -119,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=32,
                        help="threads for ordinary requests (default 32); blocked WAITs get "
                             "UWS_MAX_WAITERS more")
+    serve.add_argument("--certfile", help="serve HTTPS with this PEM certificate (chain); "
+                                          "needs --keyfile")
+    serve.add_argument("--keyfile", help="the PEM private key of --certfile")
     serve.add_argument("--insecure-anonymous", action="store_true",
                        help="serve beyond loopback although anonymous callers operate it")
     serve.set_defaults(func=cmd_serve)

@@ -177,6 +177,8 @@ class Job(Base):
     req_cpu: Mapped[int | None] = mapped_column(Integer, nullable=True)
     req_memory_mib: Mapped[int | None] = mapped_column(Integer, nullable=True)
     filesystems: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: The job this one was resubmitted from (``/jobs/v2`` ``resubmit``); no foreign key.
+    resubmitted_from: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
     revision: Mapped[JobTypeRevision] = relationship(lazy="select")
     parameters: Mapped[list[JobParameter]] = relationship(

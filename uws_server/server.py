@@ -19,7 +19,9 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -141,11 +143,45 @@ def _reason(exc: BaseException) -> str:
     return text[:1].lower() + text[1:]
 
 
+class TLSFilesError(Exception):
+    """``--certfile``/``--keyfile`` given alone, or naming files that cannot be read."""
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """The certificate and key gunicorn serves HTTPS with (its own TLS, no proxy needed)."""
+
+    certfile: str
+    keyfile: str
+
+
+def tls_files(certfile: str | None, keyfile: str | None) -> TLSFiles | None:
+    """The TLS files of ``serve``, checked before anything starts; ``None`` for plain HTTP.
+
+    Raises
+    ------
+    TLSFilesError
+        One without the other, an unreadable file, or a pair OpenSSL refuses.
+    """
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise TLSFilesError("--certfile and --keyfile go together: give both for HTTPS")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSFilesError(f"cannot use {certfile} and {keyfile} for TLS: "
+                            f"{_reason(exc)}") from None
+    return TLSFiles(certfile, keyfile)
+
+
 class _Embedded(BaseApplication):
-    def __init__(self, settings: Settings, threads: int, sock: socket.socket) -> None:
+    def __init__(self, settings: Settings, threads: int, sock: socket.socket,
+                 tls: TLSFiles | None = None) -> None:
         self.settings = settings
         self.threads = threads
         self.sock = sock
+        self.tls = tls
         self.dispatcher: Any = None
         super().__init__()
 
@@ -163,6 +199,9 @@ class _Embedded(BaseApplication):
         self.cfg.set("post_worker_init", self._start_dispatcher)
         self.cfg.set("worker_int", answer_waiters_now)
         self.cfg.set("worker_exit", self._stop_dispatcher)
+        if self.tls is not None:
+            self.cfg.set("certfile", self.tls.certfile)
+            self.cfg.set("keyfile", self.tls.keyfile)
 
     def _start_dispatcher(self, worker: Any) -> None:
         answer_waiters_on_stop(worker)
@@ -179,8 +218,9 @@ class _Embedded(BaseApplication):
         return create_app(self.settings, self.components)
 
 
-def serve(settings: Settings, threads: int = 32) -> int:
-    """Bind the port, migrate, register job types, then serve until interrupted.
+def serve(settings: Settings, threads: int = 32, tls: TLSFiles | None = None) -> int:
+    """Bind the port, migrate, register job types, then serve until interrupted
+    (HTTPS with ``tls``: gunicorn's own TLS).
 
     ``threads`` are for ordinary requests; the worker has one more per ``WAIT``
     allowed to block (:func:`worker_threads`).
@@ -193,8 +233,8 @@ def serve(settings: Settings, threads: int = 32) -> int:
     raise_open_files(worker_connections(worker_threads(settings, threads)))
     sock = listen(settings.host, settings.port)
     bootstrap(settings)  # logs each job type it registers
-    log.info("uws-server on http://%s:%d/uws (data in %s)", settings.host, settings.port,
-             settings.data_dir.resolve())
+    log.info("uws-server on %s://%s:%d/uws (data in %s)", "https" if tls else "http",
+             settings.host, settings.port, settings.data_dir.resolve())
     brand_gunicorn()
-    _Embedded(settings, threads, sock).run()
+    _Embedded(settings, threads, sock, tls).run()
     return 0

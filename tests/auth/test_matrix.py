@@ -183,6 +183,20 @@ def ocps_read(path: str, job: str = "completed") -> Case:
     return Case("job", build, 200, R)
 
 
+def agave_read(path: str) -> Case:
+    def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
+        return "GET", f"/jobs/v2/{world.read_job}{path}", {}
+    return Case("job", build, 200, R)
+
+
+def agave_write(method: str, path: str, bits: Permission | None, ok: int, **kwargs: Any
+                ) -> Case:
+    """A write on a fresh job; ``bits=None``: the owner's (and admins') alone."""
+    def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
+        return method, f"/jobs/v2/{_fresh_uws(world, role)}{path}", kwargs
+    return Case("owner" if bits is None else "job", build, ok, bits or Permission.NONE)
+
+
 def fixed(method: str, path: str, needs: str, ok: int, **kwargs: Any) -> Case:
     return Case(needs, lambda world, role: (method, path, kwargs), ok)
 
@@ -347,6 +361,29 @@ CASES: dict[tuple[str, str], Case] = {
     ("batches.delete_batch", "DELETE"): Case(
         "owned", lambda w, r: ("DELETE", f"/batches/{_batch_of_alice(w, fresh=True)[0]}", {}),
         204),
+    # -- the Agave jobs API, /jobs/v2 (agave) ------------------------------------------------
+    ("agave.list_jobs", "GET"): fixed("GET", "/jobs/v2/", "user", 200),
+    ("agave.search_jobs", "GET"): fixed("GET", "/jobs/v2/status/FINISHED", "user", 200),
+    ("agave.submit", "POST"): fixed("POST", "/jobs/v2/", "user", 201, json={
+        "name": "matrix", "appId": "echo-1.0.0", "parameters": {"message": "m"}}),
+    ("agave.get_job", "GET"): agave_read(""),
+    ("agave.get_status", "GET"): agave_read("/status"),
+    ("agave.get_history", "GET"): agave_read("/history"),
+    ("agave.list_permissions", "GET"): agave_read("/pems"),
+    ("agave.get_permission", "GET"): agave_read("/pems/alice"),
+    ("agave.list_outputs_top", "GET"): agave_read("/outputs/listings"),
+    ("agave.list_outputs", "GET"): agave_read("/outputs/listings/result.txt"),
+    ("agave.download_output", "GET"): agave_read("/outputs/media/result.txt"),
+    # A stop answers with the job: it needs READ as well as EXECUTE.
+    ("agave.manage", "POST"): agave_write("POST", "", R | X, 200, json={"action": "stop"}),
+    ("agave.delete_job", "DELETE"): agave_write("DELETE", "", W, 200),
+    # Sharing is the owner's (and admins'): a grant holder sees the job but may not share it.
+    ("agave.update_permissions", "POST"): agave_write(
+        "POST", "/pems", None, 200, json={"username": "carol", "permission": "READ"}),
+    ("agave.delete_permissions", "DELETE"): agave_write("DELETE", "/pems", None, 200),
+    ("agave.update_permission", "POST"): agave_write("POST", "/pems/carol", None, 200,
+                                                     json={"permission": "READ"}),
+    ("agave.delete_permission", "DELETE"): agave_write("DELETE", "/pems/g_read", None, 200),
 }
 
 

@@ -9,7 +9,10 @@ routing's 404, a 405 with its ``Allow`` header, a 413, a 500):
   resource;
 - ``/v6`` (Scale) and ``/api/v1`` (OCPS, a FastAPI server): always
   ``{"detail": line}``, as Django REST framework and FastAPI answer. A door
-  declares this with :func:`detail_door`.
+  declares this with :func:`detail_door`;
+- ``/jobs/v2`` (Agave): its envelope ``{"status": "error", "message": line,
+  "version", "result": null}``. A door with a document of its own declares it
+  with :func:`shaped_door`.
 
 Never a stack trace: unexpected exceptions are logged with their trace and
 answered with a 500 whose body says only that, and where to look.
@@ -18,8 +21,8 @@ answered with a 500 whose body says only that, and where to look.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, has_request_context, request
 from flask.blueprints import BlueprintSetupState
@@ -50,6 +53,30 @@ def detail_door(bp: Blueprint) -> None:
     bp.record(record)
 
 
+#: Where an app keeps its shaped doors: URL prefix -> the function giving the error document.
+_SHAPED_DOORS = "uws.shaped_doors"
+#: An error document from the status, the one-line message and any extra fields.
+ErrorShape = Callable[[int, str, Mapping[str, Any]], Any]
+
+
+def shaped_door(bp: Blueprint, shape: ErrorShape) -> None:
+    """Declare that every error under ``bp``'s URL prefix answers ``shape(status, line,
+    extra)`` as JSON (``/jobs/v2``: Agave's envelope with ``"status": "error"``)."""
+    def record(state: BlueprintSetupState) -> None:
+        if state.url_prefix:
+            state.app.extensions.setdefault(_SHAPED_DOORS, {})[state.url_prefix] = shape
+
+    bp.record(record)
+
+
+def _door_shape() -> ErrorShape | None:
+    path = request.path
+    for prefix, shape in current_app.extensions.get(_SHAPED_DOORS, {}).items():
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            return cast(ErrorShape, shape)
+    return None
+
+
 def _in_detail_door() -> bool:
     path = request.path
     return any(path == prefix or path.startswith(prefix.rstrip("/") + "/")
@@ -66,6 +93,8 @@ def error_response(status: int, message: str, *,
     line = " ".join(message.split())
     if not has_request_context():
         return text_response(line + "\n", status)
+    if (shape := _door_shape()) is not None:
+        return json_response(shape(status, line, extra or {}), status)
     if _in_detail_door():
         return json_response({"detail": line, **(extra or {})}, status)
     if wants_json():

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
 from ..timeutil import parse_utc, utcnow
 from ..urlguard import url_policy
-from . import notifications, quotas
+from . import history, notifications, quotas
 from .params import (
     NOTIFICATION_NAMES,
     ParamValue,
@@ -184,12 +184,15 @@ class JobService:
     def create(
         self, identity: Identity, type_name: str, params: Sequence[tuple[str, str]],
         uploads: Mapping[str, Sequence[Upload]], *, base_url: str | None = None,
+        on_create: Callable[[Session, Job], None] | None = None,
     ) -> Job:
         """Create a PENDING job (QUEUED with ``PHASE=RUN``) from a client's request.
 
         ``NOTIFICATION.URL`` (with ``.EVENT``, ``.PERSISTENT``) subscribes a webhook
         (:func:`.notifications.from_uws_control`); ``base_url`` is the service's URL as the
-        client sees it, for the job URL the notifications carry.
+        client sees it, for the job URL the notifications carry. ``on_create`` runs in the
+        creating transaction, after the job row is written (a front door's links, history
+        entries and subscriptions: all or nothing with the job).
 
         Raises
         ------
@@ -246,6 +249,8 @@ class JobService:
                 notifications.subscribe(
                     session, job, subscriptions,
                     job_url=f"{base_url}/uws/{type_name}/{job.id}" if base_url else None)
+                if on_create is not None:
+                    on_create(session, job)
                 if phase is not None:
                     transition(session, job, P.QUEUED, actor=identity.label, note="PHASE=RUN")
         except BaseException:
@@ -440,7 +445,7 @@ class JobService:
                 job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
                                  for_update=True)
                 values = self._check_parameters(job, params, uploads)
-                self._apply_parameters(session, job, values, files)
+                self._apply_parameters(session, job, values, files, actor=identity.label)
         except BaseException:
             files.undo(self.storage, job_id)
             raise
@@ -463,9 +468,12 @@ class JobService:
         return values
 
     def _apply_parameters(self, session: Session, job: Job, values: ParamValues,
-                          files: _FileChanges) -> None:
-        """Replace the rows (and files) of the parameters in ``values``; an upload over the
-        limit still raises PayloadTooLarge here (its file is in ``files.written``)."""
+                          files: _FileChanges, *, actor: str) -> None:
+        """Replace the rows (and files) of the parameters in ``values`` and say so in the
+        job's history; an upload over the limit still raises PayloadTooLarge here (its file
+        is in ``files.written``)."""
+        history.record(session, job, "parameters", actor=actor,
+                       note="changed " + ", ".join(sorted(values)))
         replaced = [p for p in job.parameters if p.name in values]
         for old in replaced:
             job.parameters.remove(old)
@@ -519,7 +527,8 @@ class JobService:
                 destruction = self._check_destruction(job, destruction_text) \
                     if destruction_text is not None else None
                 if values is not None:
-                    self._apply_parameters(session, job, values, files)
+                    self._apply_parameters(session, job, values, files,
+                                           actor=identity.label)
                 if duration is not None:
                     self._apply_duration(session, job, duration)
                 if destruction is not None:
