@@ -222,6 +222,26 @@ class HTCondorExecutor(Executor):
             return None
         return f"{ads[0]['ClusterId']}.{ads[0]['ProcId']}"
 
+    def find_many(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`find` for many jobs: one query of this service's jobs (and of the history)."""
+        if not wanted:
+            return {}
+        service = f"UwsService == {classad_string(self.service)}"
+        projection = ["ClusterId", "ProcId", "UwsJobId", "UwsSubmitToken"]
+        found: dict[str, str] = {}
+
+        def take(ads: Iterable[Mapping[str, object]]) -> None:
+            for ad in ads:
+                job_id = ad.get("UwsJobId")
+                if (isinstance(job_id, str) and job_id not in found
+                        and wanted.get(job_id) == ad.get("UwsSubmitToken")):
+                    found[job_id] = f"{ad['ClusterId']}.{ad['ProcId']}"
+
+        take(self._schedd.query(service, projection))
+        if len(found) < len(wanted):
+            take(self._schedd.history(service, projection, -1))
+        return found
+
     def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
         """Queued jobs tagged by this service whose UWS id is unknown (not yet removed)."""
         known = set(known_job_ids)
@@ -237,6 +257,12 @@ class HTCondorExecutor(Executor):
     def cancel(self, job_id: str, handle: JobHandle) -> None:
         """Remove the job with the service's abort reason (a gone job is fine)."""
         self._schedd.act("Remove", [handle.backend_id], reasons.ABORT_REASON)
+
+    def cancel_many(self, handles: Mapping[str, JobHandle]) -> None:
+        """Remove all the jobs in one schedd action (one ``condor_rm``), the abort reason."""
+        if handles:
+            self._schedd.act("Remove", [h.backend_id for h in handles.values()],
+                             reasons.ABORT_REASON)
 
     def remove_orphan(self, backend_id: str) -> None:
         """Remove a job :meth:`orphans` listed, with the orphan reason (not an abort)."""
