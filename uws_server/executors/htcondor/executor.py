@@ -62,9 +62,19 @@ def _scrubbed(exc: ExecutorError, specs: Sequence[JobSpec]) -> ExecutorError:
     return ExecutorError(message, transient=exc.transient)
 
 
-def _job_constraint(backend_id: str) -> str:
-    cluster, _, proc = backend_id.partition(".")
-    return f"(ClusterId == {int(cluster)} && ProcId == {int(proc or 0)})"
+def _cluster_constraints(backend_ids: Iterable[str]) -> list[str]:
+    """One term per cluster (its procs as a range): a bulk cluster's thousand jobs are one.
+
+    A term per job would make an expression too deep to evaluate for a big cluster.
+    """
+    procs: dict[int, list[int]] = {}
+    for backend_id in backend_ids:
+        cluster, _, proc = backend_id.partition(".")
+        procs.setdefault(int(cluster), []).append(int(proc or 0))
+    return [f"(ClusterId == {cluster} && ProcId == {numbers[0]})" if len(numbers) == 1
+            else f"(ClusterId == {cluster} && ProcId >= {min(numbers)} && "
+                 f"ProcId <= {max(numbers)})"
+            for cluster, numbers in sorted(procs.items())]
 
 
 class HTCondorExecutor(Executor):
@@ -238,8 +248,8 @@ class HTCondorExecutor(Executor):
                     found[job_id] = f"{ad['ClusterId']}.{ad['ProcId']}"
 
         take(self._schedd.query(service, projection))
-        if len(found) < len(wanted):
-            take(self._schedd.history(service, projection, -1))
+        if len(found) < len(wanted):  # the newest first: the lost submission is recent
+            take(self._schedd.history(service, projection, max(100, 4 * len(wanted))))
         return found
 
     def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
@@ -342,10 +352,10 @@ class HTCondorExecutor(Executor):
         if gone:
             history_constraint = (
                 f"UwsService == {classad_string(self.service)} && ("
-                + " || ".join(_job_constraint(b) for b in gone)
+                + " || ".join(_cluster_constraints(gone))
                 + ")"
             )
-            for ad in self._schedd.history(history_constraint, PROJECTION, len(gone)):
+            for ad in self._schedd.history(history_constraint, PROJECTION, -1):
                 key = f"{ad['ClusterId']}.{ad['ProcId']}"
                 ads.setdefault(key, {**ad, "_history": True})
         self._ads = {b: ads.get(b, _MISSING) for b in wanted}
