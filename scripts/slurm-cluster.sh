@@ -170,6 +170,8 @@ MpiDefault=none
 ReturnToService=2
 # Finished jobs stay visible to scontrol for 10 minutes (the dispatcher's grace period).
 MinJobAge=600
+# Job arrays of up to 10,000 tasks (0..10000): the bulk hand-over of the bench.
+MaxArraySize=10001
 # Enforce --time exactly, and kill quickly after SIGTERM (cancel, time limit).
 OverTimeLimit=0
 KillWait=2
