@@ -13,10 +13,10 @@ of submitting it twice.
 
 :class:`Executor` is an abstract base class: what every backend must do is
 abstract, and every optional feature (holding and releasing jobs, orphan
-removal, bulk submission and cancellation, slot costs, a poll rate limit, a
-duration grace) is declared
-there with its default, so the dispatcher calls plain methods and reads plain
-attributes and never probes a backend for what it happens to offer.
+removal, bulk submission, lookup and cancellation, slot costs, a poll rate
+limit, a duration grace) is declared there with its default, so the
+dispatcher calls plain methods and reads plain attributes and never probes a
+backend for what it happens to offer.
 """
 
 from __future__ import annotations
