@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,8 @@ log = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "slurm-cluster.sh"
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+#: Seconds one hand-over may take before the bench reports what it got.
+DEADLINE = 900.0
 
 
 def fill_queued(database_url: str, count: int) -> list[str]:
@@ -88,7 +91,8 @@ def hand_over(data_dir: Path, database_url: str, executor: Executor, count: int,
             raise RuntimeError("the bench dispatcher could not take the lease")
         calls = 0
         started = time.perf_counter()
-        while _handed_over(parts) < count and calls < 10 * count + 10:
+        deadline = started + DEADLINE
+        while _handed_over(parts) < count and time.perf_counter() < deadline:
             dispatcher.recover_submissions()
             dispatcher.submit_queued()
             calls += 1
@@ -153,13 +157,16 @@ def slurm(work: Path, database: Any, jobs: int, single: int) -> dict[str, Any]:
         return {"measured": False, "reason": reason}
     from uws_server.executors.slurm import SlurmExecutor, SlurmSettings
 
-    cluster = work / "slurm"
+    # A directory of its own (mkdtemp, made 755 by the script): the munge user must reach it.
+    cluster = Path(tempfile.mkdtemp(prefix="uws-bench-slurm-"))
     env = {**os.environ, "PATH": os.pathsep.join([os.environ.get("PATH", ""), *SBIN]),
            "SLURM_TEST_ACCOUNTING": "0"}
     started = subprocess.run([str(SCRIPT), "start", str(cluster)], env=env, capture_output=True,
                              text=True, timeout=180, check=False)
     if started.returncode != 0:
-        return {"measured": False, "reason": started.stderr.strip()[-300:]}
+        shutil.rmtree(cluster, ignore_errors=True)
+        lines = started.stderr.strip().splitlines() or ["no message"]
+        return {"measured": False, "reason": f"{SCRIPT.name} start failed: {lines[-1][:200]}"}
     conf = started.stdout.strip().splitlines()[-1]
     figures: dict[str, Any] = {}
     try:
@@ -183,6 +190,7 @@ def slurm(work: Path, database: Any, jobs: int, single: int) -> dict[str, Any]:
     finally:
         subprocess.run([str(SCRIPT), "stop", str(cluster)], env=env, capture_output=True,
                        timeout=180, check=False)
+        shutil.rmtree(cluster, ignore_errors=True)
     compared = _compare(figures["bulk"], figures["single"])
     compared["bulk"]["slurm_jobs"] = figures["bulk"]["slurm_jobs"]
     compared["one_by_one"]["slurm_jobs"] = figures["single"]["slurm_jobs"]
