@@ -52,6 +52,9 @@ P = ExecutionPhase
 log = logging.getLogger(__name__)
 #: Rows per write transaction when recording a slice (bounded statements, short locks).
 RECORD_CHUNK = 1000
+#: Jobs prepared between two flushes of a claim: the database session never sits idle in
+#: its transaction for long (PostgreSQL ends one idle longer than the lease, lease.py).
+FLUSH_EVERY = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +142,9 @@ class BulkSubmitter:
             jobs = {job.id: job for job in session.scalars(
                 select(Job).where(Job.id.in_(job_ids))
                 .options(selectinload(Job.parameters)))}
-            for job_id in job_ids:
+            for position, job_id in enumerate(job_ids, 1):
+                if position % FLUSH_EVERY == 0:
+                    session.flush()  # PostgreSQL: never idle in the transaction for long
                 job = jobs.get(job_id)
                 if (job is None or job.deleted or job.phase != P.QUEUED.value
                         or job.submit_token is not None or job.backend_id is not None):
@@ -165,6 +170,10 @@ class BulkSubmitter:
                 job.tries += 1
                 got.claimed.append(Claimed(job_id, dataclasses.replace(spec, attempt=job.tries),
                                            token, need))
+            # A big slice may take longer to prepare than the lease lasts: the row is ours
+            # (locked) all along, so renew it from now, in the claim's own commit.
+            if not self.s.d.lease.check(session, extend=True):
+                raise LeaseLost
         return got
 
     def hand_over(self, group: list[Claimed]) -> list[Claimed]:
