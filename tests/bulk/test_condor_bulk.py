@@ -20,7 +20,14 @@ from uws_server.wiring import Components, bootstrap, build_components
 
 
 @pytest.fixture
-def condor(tmp_path: Path) -> Iterator[tuple[Components, FakeSchedd]]:
+def condor(components: Components) -> tuple[Components, FakeSchedd]:
+    """The job service on each database, and an empty fake schedd."""
+    return components, FakeSchedd()
+
+
+@pytest.fixture
+def condor_sqlite(tmp_path: Path) -> Iterator[tuple[Components, FakeSchedd]]:
+    """SQLite only: for the 1,000-job run (minutes on a loaded machine)."""
     settings = Settings(data_dir=tmp_path / "data",
                         database_url=f"sqlite:///{tmp_path / 'uws.sqlite3'}")
     bootstrap(settings)
@@ -42,8 +49,8 @@ def _clusters(schedd: FakeSchedd) -> set[str]:
     return {backend_id.split(".")[0] for backend_id in schedd.queue}
 
 
-def test_a_thousand_queued_echo_jobs_become_one_cluster_and_all_complete(condor):
-    parts, schedd = condor
+def test_a_thousand_queued_echo_jobs_become_one_cluster_and_all_complete(condor_sqlite):
+    parts, schedd = condor_sqlite
     job_ids = queue_echo_jobs(parts, 1000)
     dispatcher = _dispatcher(parts, schedd)
     dispatcher.tick()
@@ -112,7 +119,7 @@ def test_max_scheduled_releases_a_big_queue_in_slices(condor):
     assert len(submitted) == 65
 
 
-def test_the_slice_size_setting_splits_a_queue_into_clusters(condor, tmp_path):
+def test_the_slice_size_setting_splits_a_queue_into_clusters(condor):
     parts, schedd = condor
     parts.settings = parts.settings.with_overrides(bulk_slice_size=300)
     job_ids = queue_echo_jobs(parts, 700)
