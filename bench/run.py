@@ -30,11 +30,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench import batches, load, scenarios, table  # noqa: E402
+from bench import batches, bulk, load, scenarios, table  # noqa: E402
 from bench.servers import Dachs, gunicorn_settings  # noqa: E402
 from tests.support import postgres_available  # noqa: E402
 
 PARTS = ("rates", "many", "waits", "auth", "batches")
+#: Parts run only when asked for (``--parts bulk``): they start many processes or a cluster.
+OPTIONAL_PARTS = ("bulk",)
 log = logging.getLogger("bench")
 
 
@@ -47,7 +49,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="PostgreSQL database to create the bench's schemas in")
     add("--dachs", default=os.environ.get("UWS_BENCH_DACHS", ""),
         help="path of dachs-setup.sh (or UWS_BENCH_DACHS); empty: DaCHS not measured")
-    add("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    add("--parts", default=",".join(PARTS),
+        help=f"comma-separated subset of {PARTS + OPTIONAL_PARTS} (default: {PARTS})")
+    add("--bulk-jobs", type=int, default=10_000,
+        help="part 'bulk': queued jobs handed to Slurm in bulk (one array)")
+    add("--bulk-local-jobs", type=int, default=500,
+        help="part 'bulk': queued jobs handed to the local executor (each one a process)")
+    add("--bulk-single-jobs", type=int, default=200,
+        help="part 'bulk': jobs of the one-by-one baseline on each backend")
+    add("--bulk-backends", default="local,slurm", help="part 'bulk': local, slurm")
     add("--rounds", type=int, default=3, help="interleaved rounds per figure")
     add("--seconds", type=float, default=5.0, help="length of each wrk run")
     add("--connections", type=int, default=8, help="wrk keep-alive connections")
@@ -94,10 +104,30 @@ def _dachs(path: str) -> tuple[Dachs | None, dict[str, Any]]:
     return dachs, info
 
 
+def measure_bulk(kind: str, work: Path, options: scenarios.Options,
+                 args: argparse.Namespace) -> dict[str, Any]:
+    """Part ``bulk`` on one kind of database: each backend asked for."""
+    def database(name: str) -> Any:
+        return scenarios.fresh_database(kind, work, name, options)
+
+    backends = [b.strip() for b in args.bulk_backends.split(",") if b.strip()]
+    figures: dict[str, Any] = {}
+    if "local" in backends:
+        figures["local"] = bulk.local(work / kind, database, args.bulk_local_jobs,
+                                      args.bulk_single_jobs)
+    if "slurm" in backends:
+        figures["slurm"] = bulk.slurm(work / kind, database, args.bulk_jobs,
+                                      args.bulk_single_jobs)
+    return figures
+
+
 def measure(kind: str, work: Path, options: scenarios.Options, parts: list[str],
-            dachs: Dachs | None, dachs_waits: bool) -> dict[str, Any]:
+            dachs: Dachs | None, dachs_waits: bool,
+            args: argparse.Namespace | None = None) -> dict[str, Any]:
     """Every part asked for, on one kind of database."""
     figures: dict[str, Any] = {}
+    if "bulk" in parts and args is not None:
+        figures["bulk"] = measure_bulk(kind, work, options, args)
     if "rates" in parts:
         figures["rates"] = scenarios.rates(kind, work, options, dachs)
     if "many" in parts:
@@ -121,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    if bad := sorted(set(kinds) - {"sqlite", "postgresql"}) + sorted(set(parts) - set(PARTS)):
+    if bad := sorted(set(kinds) - {"sqlite", "postgresql"}) + sorted(
+            set(parts) - set(PARTS) - set(OPTIONAL_PARTS)):
         print(f"bench: unknown database or part: {', '.join(bad)}", file=sys.stderr)
         return 2
     try:
@@ -157,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for index, kind in enumerate(kinds):
             report["databases"][kind] = measure(kind, work, options, parts, dachs,
-                                                dachs_waits=index == 0)
+                                                dachs_waits=index == 0, args=args)
     except BaseException:
         log.error("bench failed; its servers' logs are kept in %s", work)
         raise
@@ -167,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     if dachs is not None:
         report["dachs"]["restarts"] = dachs.restarts
     report["table_markdown"] = table.markdown(report)
+    if "bulk" in parts:
+        report["table_markdown"] += "\n" + bulk.markdown(
+            {kind: figures["bulk"] for kind, figures in report["databases"].items()})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

@@ -170,6 +170,10 @@ MpiDefault=none
 ReturnToService=2
 # Finished jobs stay visible to scontrol for 10 minutes (the dispatcher's grace period).
 MinJobAge=600
+# Job arrays of up to 10,000 tasks (0..10000): the bulk hand-over of the bench. Every task
+# counts against MaxJobCount (default 10000), which must leave room for them.
+MaxArraySize=10001
+MaxJobCount=50000
 # Enforce --time exactly, and kill quickly after SIGTERM (cancel, time limit).
 OverTimeLimit=0
 KillWait=2

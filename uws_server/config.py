@@ -99,6 +99,9 @@ class Settings:
     webhook_retry_max: float = 3600.0  # the longest wait between two attempts
     fetch_concurrency: int = 4  # by-reference inputs fetched at once, in the background
     poll_interval: float = 1.0  # dispatcher tick when nothing wakes it
+    # Most queued jobs the dispatcher claims and hands over in one bulk call (one Slurm
+    # array, one HTCondor cluster) on backends that take jobs in bulk (docs/operations.md).
+    bulk_slice_size: int = 10000
     # How long a renewal holds the single dispatcher lease (renewed every tick); a standby
     # dispatcher takes over once it lapses. Keep it well above poll_interval.
     lease_seconds: float = 30.0
@@ -270,6 +273,8 @@ def _check(settings: Settings) -> None:
         raise ConfigError("UWS_DESTRUCTION_POLICY: expected 'delete' or 'archive'")
     if settings.local_concurrency < 1:
         raise ConfigError("UWS_LOCAL_CONCURRENCY: must be at least 1")
+    if settings.bulk_slice_size < 1:
+        raise ConfigError("UWS_BULK_SLICE_SIZE: must be at least 1")
     if not settings.lease_seconds > 0:
         raise ConfigError("UWS_LEASE_SECONDS: must be a positive number of seconds")
     if settings.max_wait < 0:

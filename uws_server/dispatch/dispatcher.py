@@ -49,6 +49,8 @@ ACTOR = "dispatcher"
 __all__ = ["LEASE_SECONDS", "Dispatcher"]
 ORPHAN_CHECK_SECONDS = 300.0
 ORPHAN_DIRECTORY_AGE = 3600.0
+#: Jobs per write transaction when recording recovered submissions.
+RECOVER_CHUNK = 1000
 
 
 #: Backend states that leave a job in this UWS phase when it is already there.
@@ -184,6 +186,38 @@ class Dispatcher:
             except Exception:
                 log.exception("job %s: dispatcher action failed", job_id)
 
+    def _cancel_in_bulk(self, where: tuple[Any, ...]) -> set[str] | None:
+        """Cancel the backend jobs of every job matching ``where`` in one call, when several.
+
+        Jobs claimed but unrecorded are looked up by token first (one
+        :meth:`~.Executor.find_many`). Returns the ids dealt with (an empty set
+        for fewer than two jobs: the caller cancels one by one), or ``None``
+        when the backend failed (the step is retried next tick).
+        """
+        with self.c.db.read() as session:
+            rows = session.execute(select(Job.id, Job.backend_id, Job.backend_cursor,
+                                          Job.submit_token).where(*where)).all()
+        if len(rows) < 2:
+            return set()
+        lookup = {row.id: row.submit_token for row in rows
+                  if row.backend_id is None and row.submit_token is not None}
+        try:
+            found = self.executor.find_many(lookup) if lookup else {}
+            handles = {row.id: JobHandle(row.backend_id or found[row.id],
+                                         self.c.storage.job_dir(row.id).resolve(),
+                                         row.backend_cursor)
+                       for row in rows if row.backend_id is not None or row.id in found}
+            if handles:
+                self.executor.cancel_many(handles)
+        except ExecutorError as exc:
+            log.warning("cannot cancel %d jobs on %s (%s); will retry", len(rows),
+                        self.executor.name, exc, extra={"executor": self.executor.name})
+            return None
+        if handles:
+            log.info("cancelled %d backend jobs on %s in one call", len(handles),
+                     self.executor.name, extra={"executor": self.executor.name})
+        return {row.id for row in rows}
+
     def _cancel_backend(self, job: Job) -> None:
         """Cancel the backend job, adopting a submission whose id was never recorded."""
         if job.backend_id is None and job.submit_token is not None:
@@ -194,8 +228,12 @@ class Dispatcher:
     # -- steps ---------------------------------------------------------------------------
     def purge_deleted(self) -> None:
         """Destroyed jobs: stop their backend job, remove their files, forget them."""
+        done = self._cancel_in_bulk((Job.deleted.is_(True), Job.cancel_requested.is_(True)))
+        if done is None:
+            return
+
         def purge(session: Session, job: Job) -> None:
-            if job.cancel_requested:
+            if job.cancel_requested and job.id not in done:
                 self._cancel_backend(job)
             self.c.storage.remove(job.id)
             session.delete(job)
@@ -228,30 +266,57 @@ class Dispatcher:
 
     def carry_out_aborts(self) -> None:
         """Aborted jobs still known to a backend: cancel them there, keep their results."""
+        where = (Job.deleted.is_(False), Job.cancel_requested.is_(True),
+                 Job.phase.not_in([p.value for p in ACTIVE]))
+        done = self._cancel_in_bulk(where)  # a batch abort: one scancel, one condor_rm
+        if done is None:
+            return
+
         def cancel(session: Session, job: Job) -> None:
-            self._cancel_backend(job)
+            if job.id not in done:
+                self._cancel_backend(job)
             job.cancel_requested = False
             outcomes.store_results(session, self.c.storage, job)
 
-        self._for_each((Job.deleted.is_(False), Job.cancel_requested.is_(True),
-                        Job.phase.not_in([p.value for p in ACTIVE])), cancel)
+        self._for_each(where, cancel)
 
     def recover_submissions(self) -> None:
-        """Jobs with a token but no backend id (a crash mid-submission): adopt or retry."""
-        def recover(session: Session, job: Job) -> None:
-            assert job.submit_token is not None
-            found = self.executor.find(job.id, job.submit_token)
-            if found is not None:
-                log.info("job %s: adopted backend job %s after an interrupted submission",
-                         job.id, found, extra={"job_id": job.id, "backend_id": found,
-                                               "phase": job.phase})
-                job.backend_id = found
-                job.executor = self.executor.name
-            else:
-                job.submit_token = None  # never reached the backend: submit afresh
+        """Jobs with a token but no backend id (a crash mid-submission): adopt or retry.
 
-        self._for_each((Job.deleted.is_(False), Job.phase == P.QUEUED.value,
-                        Job.submit_token.is_not(None), Job.backend_id.is_(None)), recover)
+        All of them are looked up in one :meth:`~.Executor.find_many` (a bulk
+        submission cut short leaves a whole slice so), then recorded in chunks.
+        """
+        waiting = (Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                   Job.submit_token.is_not(None), Job.backend_id.is_(None))
+        with self.c.db.read() as session:
+            wanted: dict[str, str] = {row.id: row.submit_token for row in session.execute(
+                select(Job.id, Job.submit_token).where(*waiting))}
+        if not wanted:
+            return
+        try:
+            found = self.executor.find_many(wanted)
+        except ExecutorError as exc:
+            log.warning("cannot look up %d interrupted submissions on %s (%s); will retry",
+                        len(wanted), self.executor.name, exc,
+                        extra={"executor": self.executor.name})
+            return
+        ids = list(wanted)
+        for start in range(0, len(ids), RECOVER_CHUNK):
+            with self.c.db.write() as session:
+                self.lease.bound_pause(session)
+                for job in session.scalars(select(Job).where(
+                        *waiting, Job.id.in_(ids[start:start + RECOVER_CHUNK]))):
+                    if job.submit_token != wanted[job.id]:
+                        continue
+                    if job.id in found:
+                        log.info("job %s: adopted backend job %s after an interrupted "
+                                 "submission", job.id, found[job.id],
+                                 extra={"job_id": job.id, "backend_id": found[job.id],
+                                        "phase": job.phase})
+                        job.backend_id = found[job.id]
+                        job.executor = self.executor.name
+                    else:
+                        job.submit_token = None  # never reached the backend: submit afresh
 
     def release_held(self) -> None:
         """Jobs a client RAN again while the backend held them: release them there.

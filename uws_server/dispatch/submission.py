@@ -12,6 +12,12 @@ For each queued job, by priority and within the backend's free slots:
 
 Whatever goes wrong with one job (its inputs, its spec, its backend call) ends
 or skips that job only: the loop goes on with the next.
+
+Executors that :attr:`~uws_server.executors.base.Executor.supports_bulk_submit`
+get the same steps for a whole slice of jobs at once (:mod:`.bulk`). Each job
+takes :meth:`~uws_server.executors.base.Executor.slots_needed` of the free
+slots (the local executor counts cores); one that needs more than are free
+waits, untouched.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import dataclasses
 import functools
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +39,8 @@ from ..models import Job, JobType, JobTypeRevision
 from ..phases import ACTIVE, ExecutionPhase
 from ..services.transitions import transition
 from ..urlguard import url_policy
+from .budget import Budget, LeaseLost, PreparationError, preparation_message
+from .bulk import BulkSubmitter
 from .spec import build_spec
 from .staging import PendingInput, Stager, fetch_input
 
@@ -43,19 +52,25 @@ log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
 
 
-class LeaseLost(Exception):
-    """Another dispatcher holds the lease now: submit nothing more."""
-
-
-class PreparationError(Exception):
-    """A job cannot be turned into something a backend runs; the message says why."""
-
-
 class Submitter:
-    """The submission step of one dispatcher (the executor is read from it at each use)."""
+    """The submission step of one dispatcher (the executor is read from it at each use).
+
+    Attributes
+    ----------
+    bulk_key_columns
+        Extra columns of :class:`~uws_server.models.Job` that split bulk
+        submissions: the batch id, so that one backend array or cluster holds
+        one batch only (a batch abort is then one ``scancel``/``condor_rm`` of
+        it). Besides, jobs queued together of one job type and revision and with
+        one resource request go together.
+    """
+
+    bulk_key_columns: tuple[Any, ...] = (Job.batch_id,)
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.d = dispatcher
+        self._room: int | None = None
+        self.bulk = BulkSubmitter(self)
         settings = dispatcher.settings
         fetch = functools.partial(fetch_input, policy=url_policy(settings),
                                   timeout=settings.fetch_timeout,
@@ -91,47 +106,70 @@ class Submitter:
             full = [type_id for type_id, cap in caps.items()
                     if cap is not None and running.get(type_id, 0) >= cap]
             rows = session.execute(
-                select(Job.id, JobType.id)
+                select(Job.id, JobType.id, Job.revision_id, *self.bulk_key_columns)
                 .join(JobTypeRevision, Job.revision_id == JobTypeRevision.id)
                 .join(JobType, JobTypeRevision.job_type_id == JobType.id)
                 .where(*waiting, JobType.is_paused.is_(False), JobType.id.not_in(full))
                 .order_by(Job.priority.desc(), Job.creation_time)
                 .limit(max(slots * 4, 50))).all()
-        for job_id, type_id in rows:
-            if slots <= 0:
-                break
-            cap = caps.get(type_id)
-            if cap is not None and running.get(type_id, 0) >= cap:
-                continue
-            try:
-                took = self.submit_one(job_id)
-            except LeaseLost:
-                log.warning("dispatcher %s lost the lease mid-tick: submitting nothing more",
-                            self.d.lease.holder)
-                return
-            except Exception:
-                log.exception("job %s: submission failed; the other jobs go on", job_id,
-                              extra={"job_id": job_id, "executor": self.d.executor.name})
-                continue
-            if took:
-                slots -= 1
-                running[type_id] = running.get(type_id, 0) + 1
+        budget = Budget(slots, running, caps)
+        try:
+            if self.d.executor.supports_bulk_submit:
+                self.bulk.submit_rows([tuple(row) for row in rows], budget)
+            else:
+                self._submit_rows(rows, budget)
+        except LeaseLost:
+            log.warning("dispatcher %s lost the lease mid-tick: submitting nothing more",
+                        self.d.lease.holder)
 
-    def submit_one(self, job_id: str) -> bool:
-        """Stage, claim, fence and submit one job; True when it took a backend slot."""
+    def _submit_rows(self, rows: Sequence[Any], budget: Budget) -> None:
+        """One job at a time, by priority, while slots and caps allow."""
+        for job_id, type_id, *_ in rows:
+            if budget.slots <= 0:
+                break
+            if budget.room(type_id) <= 0:
+                continue
+            self.submit_counted(job_id, type_id, budget)
+
+    def submit_counted(self, job_id: str, type_id: int, budget: Budget) -> None:
+        """:meth:`submit_one` within ``budget``, charged for what the job took.
+
+        Raises :class:`LeaseLost`; any other failure is logged and ends this job only.
+        """
+        try:
+            took = self.submit_one(job_id, room=budget.slots)
+        except LeaseLost:
+            raise
+        except Exception:
+            log.exception("job %s: submission failed; the other jobs go on", job_id,
+                          extra={"job_id": job_id, "executor": self.d.executor.name})
+            return
+        if took:
+            budget.charge(type_id, jobs=1, slots=took)
+
+    def submit_one(self, job_id: str, room: int | None = None) -> int:
+        """Stage, claim, fence and submit one job; the backend slots it took (0: none).
+
+        ``room`` is how many slots are free: a job that needs more (a local job
+        asking for more cores than are idle) is left queued, nothing written.
+        """
         token = uuid.uuid4().hex
+        self._room = room
         try:
             claimed = self._claim(job_id, token)
         except PreparationError as exc:
             log.warning("job %s: %s", job_id, exc, extra={"job_id": job_id})
             self._fail(job_id, str(exc))
-            return False
+            return 0
+        finally:
+            self._room = None
         if claimed is None:
-            return False
+            return 0
         if isinstance(claimed, list):
             self.stager.stage(job_id, claimed)
-            return False
-        return self._submit(job_id, claimed, token)
+            return 0
+        need = self.d.executor.slots_needed(claimed)
+        return need if self._submit(job_id, claimed, token) else 0
 
     # -- the steps ---------------------------------------------------------------------
     def _claim(self, job_id: str, token: str) -> JobSpec | list[PendingInput] | None:
@@ -142,7 +180,6 @@ class Submitter:
         lease is not ours at our epoch, :class:`PreparationError` when the
         job's spec cannot be built (nothing written either).
         """
-        storage = self.d.c.storage
         with self.d.c.db.write() as session:
             if not self.d.lease.check(session):
                 raise LeaseLost
@@ -151,27 +188,36 @@ class Submitter:
                     or job.submit_token is not None or job.backend_id is not None):
                 return None
             try:
-                pending = [
-                    PendingInput(param.name, param.source_url,
-                                 storage.resolve(job.id, param.value), storage.job_dir(job.id))
-                    for param in job.parameters if param.is_file and param.source_url
-                    and not storage.resolve(job.id, param.value).is_file()]
+                pending = self.pending_inputs(job)
                 if pending:
                     return pending
-                interface = jobtypes.interface_of(job.revision)
-                spec = build_spec(storage, job, job.revision.job_type, interface,
-                                  service=self.d.settings.service_name,
-                                  filesystems=self.d.settings.filesystems)
+                spec = self.spec_of(job)
+                need = self.d.executor.slots_needed(spec)
             except SQLAlchemyError:
                 raise  # the database (or a lost session), not the job: nothing is ended
             except Exception as exc:  # the job's data, not the database: this job only
-                text = " ".join(str(exc).split())[:300]
-                raise PreparationError(f"cannot prepare the job: {type(exc).__name__}: "
-                                       f"{text}") from exc
+                raise PreparationError(preparation_message(exc)) from exc
+            if self._room is not None and need > self._room:
+                return None  # not enough free slots now: it waits, nothing written
             job.submit_token = token
             job.executor = self.d.executor.name
             job.tries += 1
         return dataclasses.replace(spec, attempt=job.tries)
+
+    def pending_inputs(self, job: Job) -> list[PendingInput]:
+        """The job's inputs by URL not fetched yet (its spec waits for them)."""
+        storage = self.d.c.storage
+        return [PendingInput(param.name, param.source_url,
+                             storage.resolve(job.id, param.value), storage.job_dir(job.id))
+                for param in job.parameters if param.is_file and param.source_url
+                and not storage.resolve(job.id, param.value).is_file()]
+
+    def spec_of(self, job: Job) -> JobSpec:
+        """The job's :class:`JobSpec` (attempt not set); raises on bad job data."""
+        interface = jobtypes.interface_of(job.revision)
+        return build_spec(self.d.c.storage, job, job.revision.job_type, interface,
+                          service=self.d.settings.service_name,
+                          filesystems=self.d.settings.filesystems)
 
     def _submit(self, job_id: str, spec: JobSpec, token: str) -> bool:
         if not self.d.lease.confirm():

@@ -17,8 +17,10 @@ def make_executor(settings: Settings, on_change: Callable[[], None] | None = Non
     if settings.executor == "slurm":
         from .slurm import SlurmExecutor, SlurmSettings
 
+        # Array manifests live beside the job directories, which the nodes share.
         return SlurmExecutor(SlurmSettings.from_env(settings.extra),
-                             service=settings.service_name)
+                             service=settings.service_name,
+                             spool=(settings.jobs_dir / ".slurm-arrays").resolve())
     from .htcondor import HTCondorExecutor, HTCondorSettings
 
     return HTCondorExecutor(HTCondorSettings.from_env(settings.extra),

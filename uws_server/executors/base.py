@@ -13,9 +13,10 @@ of submitting it twice.
 
 :class:`Executor` is an abstract base class: what every backend must do is
 abstract, and every optional feature (holding and releasing jobs, orphan
-removal, bulk submission, a poll rate limit, a duration grace) is declared
-there with its default, so the dispatcher calls plain methods and reads plain
-attributes and never probes a backend for what it happens to offer.
+removal, bulk submission, lookup and cancellation, slot costs, a poll rate
+limit, a duration grace) is declared there with its default, so the
+dispatcher calls plain methods and reads plain attributes and never probes a
+backend for what it happens to offer.
 """
 
 from __future__ import annotations
@@ -289,6 +290,43 @@ class Executor(abc.ABC):
         if len(specs) != len(tokens):
             raise ExecutorError("submit_many needs as many tokens as specs", transient=False)
         return [self.submit(spec, token) for spec, token in zip(specs, tokens, strict=True)]
+
+    def find_many(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`find` for several jobs at once: ``{job_id: token}`` → ``{job_id: backend id}``.
+
+        Jobs the backend does not know are left out of the answer. The default
+        is a loop over :meth:`find`; backends that can list all of this
+        service's jobs in one query (Slurm, HTCondor) override it, so that
+        adopting a whole bulk submission cut short by a crash costs one query,
+        not one per job.
+        """
+        found: dict[str, str] = {}
+        for job_id, token in wanted.items():
+            backend_id = self.find(job_id, token)
+            if backend_id is not None:
+                found[job_id] = backend_id
+        return found
+
+    def cancel_many(self, handles: Mapping[str, JobHandle]) -> None:
+        """:meth:`cancel` for several jobs at once (``{job_id: handle}``).
+
+        The default is a loop over :meth:`cancel`; backends override it with
+        one command for all (one ``scancel``, one ``condor_rm``), so that
+        aborting a whole batch is one call. Cancelling a job that is already
+        over is not an error, as for :meth:`cancel`.
+        """
+        for job_id, handle in handles.items():
+            self.cancel(job_id, handle)
+
+    def slots_needed(self, spec: JobSpec) -> int:
+        """How many of :meth:`free_slots` the job takes (1 by default: one job, one slot).
+
+        A backend whose slots are cores (the local executor) answers the cores
+        the job asks for, and raises a permanent :class:`ExecutorError` for a
+        job that could never fit, so that it ends in ERROR instead of waiting
+        forever.
+        """
+        return 1
 
     def release(self, job_id: str, handle: JobHandle) -> None:
         """Let a job the backend holds run again (a client ran a HELD job, ``PHASE=RUN``).

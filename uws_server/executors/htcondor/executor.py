@@ -62,9 +62,19 @@ def _scrubbed(exc: ExecutorError, specs: Sequence[JobSpec]) -> ExecutorError:
     return ExecutorError(message, transient=exc.transient)
 
 
-def _job_constraint(backend_id: str) -> str:
-    cluster, _, proc = backend_id.partition(".")
-    return f"(ClusterId == {int(cluster)} && ProcId == {int(proc or 0)})"
+def _cluster_constraints(backend_ids: Iterable[str]) -> list[str]:
+    """One term per cluster (its procs as a range): a bulk cluster's thousand jobs are one.
+
+    A term per job would make an expression too deep to evaluate for a big cluster.
+    """
+    procs: dict[int, list[int]] = {}
+    for backend_id in backend_ids:
+        cluster, _, proc = backend_id.partition(".")
+        procs.setdefault(int(cluster), []).append(int(proc or 0))
+    return [f"(ClusterId == {cluster} && ProcId == {numbers[0]})" if len(numbers) == 1
+            else f"(ClusterId == {cluster} && ProcId >= {min(numbers)} && "
+                 f"ProcId <= {max(numbers)})"
+            for cluster, numbers in sorted(procs.items())]
 
 
 class HTCondorExecutor(Executor):
@@ -222,6 +232,26 @@ class HTCondorExecutor(Executor):
             return None
         return f"{ads[0]['ClusterId']}.{ads[0]['ProcId']}"
 
+    def find_many(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`find` for many jobs: one query of this service's jobs (and of the history)."""
+        if not wanted:
+            return {}
+        service = f"UwsService == {classad_string(self.service)}"
+        projection = ["ClusterId", "ProcId", "UwsJobId", "UwsSubmitToken"]
+        found: dict[str, str] = {}
+
+        def take(ads: Iterable[Mapping[str, object]]) -> None:
+            for ad in ads:
+                job_id = ad.get("UwsJobId")
+                if (isinstance(job_id, str) and job_id not in found
+                        and wanted.get(job_id) == ad.get("UwsSubmitToken")):
+                    found[job_id] = f"{ad['ClusterId']}.{ad['ProcId']}"
+
+        take(self._schedd.query(service, projection))
+        if len(found) < len(wanted):  # the newest first: the lost submission is recent
+            take(self._schedd.history(service, projection, max(100, 4 * len(wanted))))
+        return found
+
     def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
         """Queued jobs tagged by this service whose UWS id is unknown (not yet removed)."""
         known = set(known_job_ids)
@@ -237,6 +267,12 @@ class HTCondorExecutor(Executor):
     def cancel(self, job_id: str, handle: JobHandle) -> None:
         """Remove the job with the service's abort reason (a gone job is fine)."""
         self._schedd.act("Remove", [handle.backend_id], reasons.ABORT_REASON)
+
+    def cancel_many(self, handles: Mapping[str, JobHandle]) -> None:
+        """Remove all the jobs in one schedd action (one ``condor_rm``), the abort reason."""
+        if handles:
+            self._schedd.act("Remove", [h.backend_id for h in handles.values()],
+                             reasons.ABORT_REASON)
 
     def remove_orphan(self, backend_id: str) -> None:
         """Remove a job :meth:`orphans` listed, with the orphan reason (not an abort)."""
@@ -316,10 +352,10 @@ class HTCondorExecutor(Executor):
         if gone:
             history_constraint = (
                 f"UwsService == {classad_string(self.service)} && ("
-                + " || ".join(_job_constraint(b) for b in gone)
+                + " || ".join(_cluster_constraints(gone))
                 + ")"
             )
-            for ad in self._schedd.history(history_constraint, PROJECTION, len(gone)):
+            for ad in self._schedd.history(history_constraint, PROJECTION, -1):
                 key = f"{ad['ClusterId']}.{ad['ProcId']}"
                 ads.setdefault(key, {**ad, "_history": True})
         self._ads = {b: ads.get(b, _MISSING) for b in wanted}

@@ -9,6 +9,13 @@ Record first, run second: the supervisor starts, waits, and runs the job only
 once ``.runner.json`` (its process id and the submit token) is in place, so
 a job that runs can always be found by its token and adopted, and a
 supervisor whose submission was cut short runs nothing.
+
+Slots are cores: ``concurrency`` is the pool's size, and a job takes as many
+slots as the cores it asks for (``JobSpec.resources.cpus``, rounded up, at least
+one; :meth:`LocalExecutor.slots_needed`). A job asking for more cores than the
+pool has is refused for good. :meth:`LocalExecutor.submit_many` starts a slice
+of jobs in three steps (start every supervisor, write every record, give every
+go-ahead), so that one bulk hand-over costs one pass over the slice.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -24,6 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +57,8 @@ SUBMIT_LOCK = ".submit.lock"
 
 #: How long a submission waits for another one of the same job (a paused dispatcher).
 SUBMISSION_LOCK_SECONDS = 1.0
+#: Jobs started together by :meth:`LocalExecutor.submit_many` (each holds a lock and a pipe).
+START_CHUNK = 32
 
 
 @contextlib.contextmanager
@@ -78,6 +89,16 @@ def _parse_time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _recorded_slots(record: Path) -> int:
+    """The slots a job's record says it takes (1 for records written before slots were)."""
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 1
+    slots = data.get("slots") if isinstance(data, dict) else None
+    return slots if isinstance(slots, int) and slots > 0 else 1
+
+
 def environment_for(spec: JobSpec, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """A job's full environment: a few safe variables of ours plus the spec's.
 
@@ -102,7 +123,7 @@ class LocalExecutor(Executor):
     jobs_dir
         The root of job directories (to find a job's runner file by id).
     concurrency
-        How many jobs may run at once.
+        The pool's slots (cores): how many one-core jobs may run at once.
     on_change
         Called (from a watcher thread) whenever a job process ends, so the
         dispatcher reacts at once instead of at its next tick.
@@ -110,6 +131,7 @@ class LocalExecutor(Executor):
 
     name = "local"
     can_hold = False
+    supports_bulk_submit = True
 
     def __init__(self, jobs_dir: Path, concurrency: int,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -117,14 +139,26 @@ class LocalExecutor(Executor):
         self.concurrency = concurrency
         self.on_change = on_change
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._slots: dict[str, int] = {}
         self._lock = threading.Lock()
         self._adopted_running = 0
 
     def free_slots(self) -> int:
-        """Concurrency minus the jobs running now (ours and ones adopted after a restart)."""
+        """The pool's slots minus those of the jobs running now (ours and adopted ones)."""
         with self._lock:
-            running = sum(1 for p in self._children.values() if p.returncode is None)
-        return max(0, self.concurrency - running - self._adopted_running)
+            taken = sum(self._slots.get(job_id, 1) for job_id, p in self._children.items()
+                        if p.returncode is None)
+        return max(0, self.concurrency - taken - self._adopted_running)
+
+    def slots_needed(self, spec: JobSpec) -> int:
+        """The cores the job asks for (at least 1); a permanent refusal if the pool is smaller."""
+        cpus = spec.resources.cpus
+        need = max(1, math.ceil(cpus)) if cpus else 1
+        if need > self.concurrency:
+            raise ExecutorError(
+                f"the job asks for {need} cores but the local executor has {self.concurrency} "
+                f"slots (UWS_LOCAL_CONCURRENCY): it could never run here", transient=False)
+        return need
 
     def submit(self, spec: JobSpec, token: str) -> Submission:
         """Start the job's supervisor; the backend id is ``pid:start-ticks``.
@@ -137,16 +171,15 @@ class LocalExecutor(Executor):
         instead of a new one, and nothing of it (status, logs, record) is
         touched. A later attempt (a retry after a system failure) starts anew.
         """
-        if not spec.argv:
-            raise ExecutorError("the job type's command is empty", transient=False)
-        with _submission_lock(spec.workdir):
-            live = self._live_run(spec.workdir / RUNNER_FILE, token, spec.attempt)
-            if live is not None:
-                log.warning("job %s: already running as local process %s under another "
-                            "submission: not started again", spec.job_id, live,
-                            extra={"job_id": spec.job_id, "backend_id": live})
-                return Submission(live)
-            return self._start(spec, token)
+        return self.submit_many([spec], [token])[0]
+
+    def _already_running(self, spec: JobSpec, token: str) -> str | None:
+        live = self._live_run(spec.workdir / RUNNER_FILE, token, spec.attempt)
+        if live is not None:
+            log.warning("job %s: already running as local process %s under another "
+                        "submission: not started again", spec.job_id, live,
+                        extra={"job_id": spec.job_id, "backend_id": live})
+        return live
 
     def _live_run(self, record: Path, token: str, attempt: int) -> str | None:
         """The backend id the record names if it is another submission that must stand:
@@ -162,7 +195,54 @@ class LocalExecutor(Executor):
         newer = attempt > 0 and isinstance(recorded, int) and recorded >= attempt
         return backend_id if newer or self._alive(backend_id) else None
 
-    def _start(self, spec: JobSpec, token: str) -> Submission:
+    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
+        """Start jobs :data:`START_CHUNK` at a time: spawn all, record all, then let all run.
+
+        Each job is submitted as :meth:`submit` describes (its lock, the same
+        refusal to run an attempt twice). A failure ends the call: the jobs of
+        earlier chunks run and are found by token; those of the failing chunk
+        that were spawned but not recorded exit without running anything.
+        """
+        if len(specs) != len(tokens):
+            raise ExecutorError("submit_many needs as many tokens as specs", transient=False)
+        for spec in specs:
+            if not spec.argv:
+                raise ExecutorError("the job type's command is empty", transient=False)
+            self.slots_needed(spec)
+        submissions: list[Submission] = []
+        pairs = list(zip(specs, tokens, strict=True))
+        for start in range(0, len(pairs), START_CHUNK):
+            submissions += self._start_chunk(pairs[start:start + START_CHUNK])
+        return submissions
+
+    def _start_chunk(self, pairs: list[tuple[JobSpec, str]]) -> list[Submission]:
+        answer: list[Submission | None] = []
+        spawned: list[tuple[int, JobSpec, str, subprocess.Popen[bytes]]] = []
+        with ExitStack() as locks:
+            try:
+                for spec, token in pairs:
+                    locks.enter_context(_submission_lock(spec.workdir))
+                    live = self._already_running(spec, token)
+                    answer.append(Submission(live) if live is not None else None)
+                    if live is None:
+                        spawned.append((len(answer) - 1, spec, token, self._spawn(spec, token)))
+                for index, spec, token, child in spawned:
+                    backend_id = process_id(child.pid)
+                    self._record(spec, token, backend_id)
+                    answer[index] = Submission(backend_id)
+            except BaseException:
+                for index, spec, _token, child in spawned:
+                    if answer[index] is None:  # unrecorded: its runner exits, running nothing
+                        self._abandon(child)
+                    else:  # recorded: it runs, and is found by its token
+                        self._go(spec, child)
+                raise
+            for _index, spec, _token, child in spawned:
+                self._go(spec, child)
+        return [s for s in answer if s is not None]
+
+    def _spawn(self, spec: JobSpec, token: str) -> subprocess.Popen[bytes]:
+        """Start the job's supervisor, waiting on its stdin for the go-ahead."""
         status = spec.workdir / STATUS_FILE
         status.unlink(missing_ok=True)
         (spec.workdir / CANCEL_MARKER).unlink(missing_ok=True)
@@ -171,7 +251,7 @@ class LocalExecutor(Executor):
         env["UWS_SUBMIT_TOKEN"] = token
         try:
             with open(spec.stdout_path, "wb") as out, open(spec.stderr_path, "wb") as err:
-                child = subprocess.Popen(
+                return subprocess.Popen(
                     [sys.executable, "-m", "uws_server.executors.local.runner", str(record),
                      str(status), "--", *spec.argv],
                     cwd=spec.workdir, env=env, stdin=subprocess.PIPE, stdout=out, stderr=err,
@@ -179,28 +259,33 @@ class LocalExecutor(Executor):
                 )
         except OSError as exc:
             raise ExecutorError(f"cannot start the job runner: {exc}", transient=False) from exc
-        assert child.stdin is not None
-        # The runner waits on its stdin: it runs the job only if this record names it.
-        backend_id = process_id(child.pid)
+
+    def _record(self, spec: JobSpec, token: str, backend_id: str) -> None:
+        """Write the record naming the supervisor (the runner runs the job only then)."""
         try:
-            write_atomically(record, {"backend_id": backend_id, "token": token,
-                                      "attempt": spec.attempt})
+            write_atomically(spec.workdir / RUNNER_FILE,
+                             {"backend_id": backend_id, "token": token, "attempt": spec.attempt,
+                              "slots": self.slots_needed(spec)})
         except OSError as exc:
-            child.stdin.close()  # unrecorded, the runner exits without running anything
-            child.wait()
             raise ExecutorError(f"cannot record the job's process in its directory: "
                                 f"{exc.strerror or exc}", transient=False) from exc
-        child.stdin.close()  # the go-ahead (a crash before this line closes it too)
+
+    @staticmethod
+    def _abandon(child: subprocess.Popen[bytes]) -> None:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait()
+
+    def _go(self, spec: JobSpec, child: subprocess.Popen[bytes]) -> None:
+        """The go-ahead (a crash before this closes the pipe too), then watch the job."""
+        assert child.stdin is not None
+        child.stdin.close()
         with self._lock:
             self._children[spec.job_id] = child
+            self._slots[spec.job_id] = self.slots_needed(spec)
         threading.Thread(target=self._watch, args=(child,), name=f"watch-{spec.job_id[:8]}",
                          daemon=True).start()
         log.info("job %s started as local process %s", spec.job_id, child.pid)
-        return Submission(backend_id)
-
-    def submit_many(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
-        """One process per job: there is no bulk submission locally."""
-        return [self.submit(spec, token) for spec, token in zip(specs, tokens, strict=True)]
 
     def _watch(self, child: subprocess.Popen[bytes]) -> None:
         child.wait()
@@ -228,12 +313,14 @@ class LocalExecutor(Executor):
                 child = self._children.get(job_id)
             running = child.poll() is None if child is not None else self._alive(handle.backend_id)
             if running:
-                adopted_running += child is None
+                if child is None:
+                    adopted_running += _recorded_slots(handle.workdir / RUNNER_FILE)
                 report[job_id] = BackendStatus(BackendState.EXECUTING)
                 continue
             report[job_id] = self._finished(handle, child)
             with self._lock:
                 self._children.pop(job_id, None)
+                self._slots.pop(job_id, None)
         self._adopted_running = adopted_running
         return report
 

@@ -28,6 +28,7 @@ from uws_server.executors.base import (
     Submission,
     check_service,
 )
+from uws_server.executors.slurm import arrays
 from uws_server.executors.slurm.queries import SlurmQueries
 from uws_server.executors.slurm.records import JobRecord
 from uws_server.executors.slurm.runner import CommandResult, SlurmRunner, looks_transient
@@ -80,6 +81,11 @@ class SlurmExecutor(Executor):
         Runs the Slurm commands; tests may pass one with other settings.
     uid
         The Slurm user whose jobs are ours (default: this process's uid).
+    spool
+        A directory for array manifests (:mod:`.arrays`), shared with the
+        cluster's nodes. Given, :meth:`submit_many` makes arrays of up to
+        ``max_array_size`` tasks; without it, arrays list their tasks in the
+        comment, which holds about twenty.
     """
 
     name = "slurm"
@@ -95,8 +101,11 @@ class SlurmExecutor(Executor):
         service: str = "uws-server",
         runner: SlurmRunner | None = None,
         uid: int | None = None,
+        spool: Path | None = None,
     ) -> None:
         self.settings = settings or SlurmSettings()
+        self.spool = spool
+        self._manifests: dict[str, list[tuple[str, str]]] = {}
         self.service = service
         self.runner = runner or SlurmRunner(self.settings)
         self.uid = os.getuid() if uid is None else uid
@@ -133,6 +142,12 @@ class SlurmExecutor(Executor):
             self._check_service(spec)
             check_spec(spec)
         submissions: list[Submission] = []
+        if self.spool is not None and len(specs) > 1:
+            size = self.settings.max_array_size
+            for start in range(0, len(specs), size):
+                submissions += self._submit_manifest_array(specs[start:start + size],
+                                                           tokens[start:start + size])
+            return submissions
         for chunk in self._chunks(specs, tokens):
             if len(chunk) == 1:
                 submissions.append(self.submit(*chunk[0]))
@@ -157,6 +172,27 @@ class SlurmExecutor(Executor):
             chunks.append(current)
         return chunks
 
+    def _submit_manifest_array(
+        self, specs: Sequence[JobSpec], tokens: Sequence[str]
+    ) -> list[Submission]:
+        """One array for all of ``specs``: a manifest, a task file per job, one sbatch."""
+        assert self.spool is not None
+        for spec in specs:
+            self._prepare(spec)
+            arrays.write_task_file(spec)
+        try:
+            name = arrays.write_manifest(self.spool, specs, tokens)
+            script = arrays.render_manifest_script(specs, self.spool, name, self.settings)
+            path = write_script(arrays.manifest_path(self.spool, name).with_suffix(".sbatch"),
+                                script)
+        except OSError as exc:
+            raise ExecutorError(f"cannot write the array's manifest: {exc}") from exc
+        array_id = self._sbatch(path)
+        log.info("slurm: submitted %d UWS jobs as Slurm array %s (manifest %s)",
+                 len(specs), array_id, name)
+        return self._limit_tasks(specs, [Submission(f"{array_id}_{i}")
+                                         for i in range(len(specs))])
+
     def _submit_array(self, specs: Sequence[JobSpec], tokens: Sequence[str]) -> list[Submission]:
         script = render_array_script(specs, tokens, self.settings)
         for spec in specs:
@@ -169,6 +205,12 @@ class SlurmExecutor(Executor):
             ",".join(s.job_id for s in specs),
             array_id,
         )
+        return self._limit_tasks(specs, submissions)
+
+    def _limit_tasks(
+        self, specs: Sequence[JobSpec], submissions: list[Submission]
+    ) -> list[Submission]:
+        """Give a task whose duration is shorter than its array's its own time limit."""
         common = array_duration(specs)
         for spec, submission in zip(specs, submissions, strict=True):
             if spec.execution_duration and spec.execution_duration != common:
@@ -211,23 +253,58 @@ class SlurmExecutor(Executor):
             found = self._match(self.queries.history_all(), job_id, tag)
         return found
 
-    def _match(self, records: Iterable[JobRecord], job_id: str, tag: str) -> str | None:
+    def find_many(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        """:meth:`find` for many jobs with one squeue (and one history query if needed)."""
+        tags = {job_id: token_tag(token) for job_id, token in wanted.items()}
+        found = self._match_all(self.queries.queue(), tags)
+        if len(found) < len(tags):
+            rest = {j: t for j, t in tags.items() if j not in found}
+            found.update(self._match_all(self.queries.history_all(), rest))
+        return found
+
+    def _match_all(self, records: Iterable[JobRecord], tags: Mapping[str, str]) -> dict[str, str]:
+        wanted = {(job_id, tag): job_id for job_id, tag in tags.items()}
+        found: dict[str, str] = {}
+        seen: set[int] = set()
         for record in records:
-            entries = decode_comment(record.comment, self.service)
-            if not entries or (job_id, tag) not in entries:
-                continue
-            if record.array_job_id is not None:
-                return f"{record.array_job_id}_{entries.index((job_id, tag))}"
-            return str(record.job_id)
-        return None
+            key = record.array_job_id if record.array_job_id is not None else record.job_id
+            if key in seen:
+                continue  # the tasks of one array share its comment: read it once
+            seen.add(key)
+            entries = self._entries(record.comment)
+            for index, entry in enumerate(entries or ()):
+                job_id = wanted.get(entry)
+                if job_id is None or job_id in found:
+                    continue
+                found[job_id] = (f"{record.array_job_id}_{index}"
+                                 if record.array_job_id is not None else str(record.job_id))
+        return found
+
+    def _entries(self, comment: str | None) -> list[tuple[str, str]] | None:
+        """The ``(job_id, tag)`` of each task a comment of ours names (manifest or inline)."""
+        name = arrays.manifest_name(comment, self.service)
+        if name is None:
+            return decode_comment(comment, self.service)
+        if name not in self._manifests:
+            entries = arrays.read_manifest(self.spool, name) if self.spool else None
+            if entries is None:
+                log.warning("slurm: array manifest %s is not readable", name)
+                return None
+            self._manifests[name] = entries
+        return self._manifests[name]
+
+    def _match(self, records: Iterable[JobRecord], job_id: str, tag: str) -> str | None:
+        return self._match_all(records, {job_id: tag}).get(job_id)
 
     def orphans(self, known_job_ids: Iterable[str]) -> list[str]:
         """Backend ids of this service's live jobs whose UWS id is not known."""
         known = set(known_job_ids)
         found: list[str] = []
         for record in self.queries.queue():
-            entries = decode_comment(record.comment, self.service)
-            if not entries or is_final(record):
+            if is_final(record):
+                continue
+            entries = self._entries(record.comment)
+            if not entries:
                 continue
             index = record.array_task_id if record.array_job_id is not None else 0
             if index is None or index >= len(entries):
@@ -241,9 +318,13 @@ class SlurmExecutor(Executor):
         ours = sum(
             1
             for record in self.queries.queue()
-            if not is_final(record) and decode_comment(record.comment, self.service)
+            if not is_final(record) and self._is_ours(record.comment)
         )
         return max(0, self.settings.max_jobs - ours)
+
+    def _is_ours(self, comment: str | None) -> bool:
+        return (arrays.manifest_name(comment, self.service) is not None
+                or decode_comment(comment, self.service) is not None)
 
     # -- following jobs -----------------------------------------------------
 
@@ -289,6 +370,23 @@ class SlurmExecutor(Executor):
         result = self.runner.run("scancel", ["--full", handle.backend_id])
         self._raise_unless_gone(result, "scancel")
         log.info("slurm: cancelled UWS job %s (Slurm job %s)", job_id, handle.backend_id)
+
+    def cancel_many(self, handles: Mapping[str, JobHandle]) -> None:
+        """Leave every cancel marker, then one ``scancel`` (array tasks as ranges)."""
+        if not handles:
+            return
+        for job_id, handle in handles.items():
+            try:
+                (handle.workdir / CANCEL_MARKER).write_text(
+                    f"cancelled by the service at {datetime.now(UTC).isoformat()}\n"
+                )
+            except OSError as exc:
+                log.warning("slurm: no cancel marker for %s: %s", job_id, exc)
+        ids = arrays.compress_ids([h.backend_id for h in handles.values()])
+        result = self.runner.run("scancel", ["--full", *ids])
+        self._raise_unless_gone(result, "scancel")
+        log.info("slurm: cancelled %d UWS jobs with one scancel (%s)", len(handles),
+                 " ".join(ids)[:200])
 
     def remove_orphan(self, backend_id: str) -> None:
         """scancel a job :meth:`orphans` listed; it has no workdir, so no cancel marker."""

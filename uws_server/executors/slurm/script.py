@@ -195,7 +195,7 @@ def render_script(spec: JobSpec, token: str, settings: SlurmSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _max_resources(specs: Sequence[JobSpec]) -> Resources:
+def max_resources(specs: Sequence[JobSpec]) -> Resources:
     def biggest(values: list[float | int | None]) -> float | int | None:
         present = [v for v in values if v]
         return max(present) if present else None
@@ -246,7 +246,7 @@ def render_array_script(
     ]
     if (duration := array_duration(specs)) > 0:
         options.append(f"--time={duration_minutes(duration)}")
-    options += resource_directives(_max_resources(specs)) + site_directives(settings)
+    options += resource_directives(max_resources(specs)) + site_directives(settings)
     lines = _header(options)
     lines += ["# uws-server job array: argv is exec-ed, never shell-interpreted.", "set -e"]
     lines.append('case "${SLURM_ARRAY_TASK_ID:-}" in')

@@ -33,7 +33,7 @@ _TRISTATE = {
 #: service accepts (:func:`uws_server.config.load_settings` refuses others).
 ENVIRONMENT: tuple[str, ...] = tuple(f"UWS_SLURM_{name}" for name in (
     "PARTITION", "ACCOUNT", "QOS", "TIMEOUT", "EXTRA_ARGS", "ACCOUNTING", "JSON", "BIN", "CONF",
-    "EXPORT_ENV", "MAX_JOBS", "HISTORY"))
+    "EXPORT_ENV", "MAX_JOBS", "HISTORY", "MAX_ARRAY_SIZE"))
 
 #: Environment variables handed to sbatch (and so to the job) besides the job's own.
 DEFAULT_EXPORT_ENV: tuple[str, ...] = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ")
@@ -78,6 +78,10 @@ class SlurmSettings:
         (:meth:`SlurmExecutor.free_slots`).
     history_window
         How far back ``sacct`` looks when adopting a lost submission.
+    max_array_size
+        Most tasks in one job array: the site's ``MaxArraySize`` (Slurm's
+        default, 1001, allows tasks 0 to 1000). A bulk hand-over larger than
+        this becomes several arrays.
     """
 
     partition: str | None = None
@@ -92,12 +96,15 @@ class SlurmSettings:
     export_env: tuple[str, ...] = DEFAULT_EXPORT_ENV
     max_jobs: int = 10000
     history_window: str = "now-7days"
+    max_array_size: int = 1001
 
     def __post_init__(self) -> None:
         if not (self.command_timeout > 0 and math.isfinite(self.command_timeout)):
             raise ValueError("command_timeout must be a positive number of seconds")
         for name in ("accounting", "json"):
             _tristate(name, getattr(self, name))
+        if self.max_array_size < 1:
+            raise ValueError("max_array_size must be at least 1")
         for arg in self.extra_sbatch_args:
             if not arg.startswith("-") or "\n" in arg or "\r" in arg:
                 raise ValueError(f"extra sbatch argument must be one option, not {arg!r}")
@@ -119,7 +126,7 @@ class SlurmSettings:
         words), ``UWS_SLURM_ACCOUNTING`` and ``UWS_SLURM_JSON`` (auto/yes/no),
         ``UWS_SLURM_BIN`` (directory), ``UWS_SLURM_CONF``,
         ``UWS_SLURM_EXPORT_ENV`` (comma-separated names), ``UWS_SLURM_MAX_JOBS``,
-        ``UWS_SLURM_HISTORY``.
+        ``UWS_SLURM_HISTORY``, ``UWS_SLURM_MAX_ARRAY_SIZE``.
         """
 
         def get(name: str) -> str | None:
@@ -141,6 +148,8 @@ class SlurmSettings:
             kwargs["command_timeout"] = float(value)
         if (value := get("MAX_JOBS")) is not None:
             kwargs["max_jobs"] = int(value)
+        if (value := get("MAX_ARRAY_SIZE")) is not None:
+            kwargs["max_array_size"] = int(value)
         if (value := get("EXTRA_ARGS")) is not None:
             kwargs["extra_sbatch_args"] = tuple(shlex.split(value))
         if (value := get("EXPORT_ENV")) is not None:
