@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -44,10 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The dispatcher alone, for deployments where gunicorn serves the web tier."""
+    from .metrics import process_ended, use_multiprocess
     from .wiring import bootstrap, build_components, build_dispatcher
 
     settings = _settings(args)
     configure_logging(settings)
+    use_multiprocess(settings, "worker", fresh=True)  # read by /metrics on this host
     bootstrap(settings)
     components = build_components(settings)
     dispatcher = build_dispatcher(components)
@@ -61,6 +64,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     dispatcher.run_forever()
     dispatcher.executor.close()
     components.bus.close()
+    process_ended(os.getpid())
     return 0
 
 

@@ -106,6 +106,11 @@ class Settings:
     quota_stored_jobs: int = 0
     quota_upload_bytes_per_job: int = 0
     quota_upload_bytes_total: int = 0
+    # Prometheus /metrics (docs/operations.md): answered to a caller from these networks
+    # (CIDR, comma- or space-separated; empty: none) or one sending "Authorization: Bearer"
+    # with this token (empty: no token opens it).
+    metrics_networks: str = "127.0.0.1/32, ::1/128"
+    metrics_token: str = ""
     log_level: str = "INFO"
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
@@ -273,6 +278,10 @@ def _check(settings: Settings) -> None:
         parse_networks(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigError(f"UWS_TRUSTED_PROXIES: {exc}") from None
+    try:
+        parse_networks(settings.metrics_networks)
+    except ValueError as exc:
+        raise ConfigError(f"UWS_METRICS_NETWORKS: {exc}") from None
     for name in ("quota_active_jobs", "quota_stored_jobs", "quota_upload_bytes_per_job",
                  "quota_upload_bytes_total"):
         if getattr(settings, name) < 0:
