@@ -46,17 +46,9 @@ BACKEND_FILE = "backend-health.json"
 
 def schema_head() -> str:
     """The newest migration revision this code ships (read once per process)."""
-    global _HEAD
-    if _HEAD is None:
-        from alembic.script import ScriptDirectory
+    from .schema_versions import head
 
-        from .resources import PACKAGE_DIR
-
-        _HEAD = ScriptDirectory(str(PACKAGE_DIR / "migrations")).get_current_head() or ""
-    return _HEAD
-
-
-_HEAD: str | None = None
+    return head()
 
 
 class BackendHealth:

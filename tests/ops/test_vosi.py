@@ -9,6 +9,7 @@ import requests
 from lxml import etree
 from pyvo.io.vosi import parse_availability, parse_capabilities
 
+from tests.ops.test_health import wait_ready
 from tests.ops.vosi_schemas import availability_schema, capabilities_schema
 
 CAPABILITIES = ["/capabilities", "/uws/capabilities"]
@@ -61,6 +62,7 @@ def test_the_uws_door_lists_its_own_vosi_resources_and_job_lists_only(server):
 
 @pytest.mark.parametrize("path", AVAILABILITY)
 def test_pyvo_reads_availability_true_with_up_since_on_a_running_service(server, path):
+    wait_ready(server.url)
     availability = parse_availability(io.BytesIO(_get(server, path)))
     assert availability.available is True
     assert availability.upsince and availability.upsince.endswith("Z")
