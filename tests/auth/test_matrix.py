@@ -244,6 +244,14 @@ CASES: dict[tuple[str, str], Case] = {
         "admin", lambda w, r: ("POST", f"{V6}/", {"json": _manifest(True)}), 201),
     ("jobtypes.edit", "PATCH"): fixed("PATCH", f"{V6}/echo/1.0.0/", "admin", 200,
                                       json={"is_paused": False}),
+    # operations door (OPS): probes, metrics (guarded by network/token, not users), VOSI
+    ("health.health", "GET"): fixed("GET", "/health", "public", 200),
+    ("health.ready", "GET"): fixed("GET", "/ready", "public", 200),
+    ("metrics.metrics", "GET"): fixed("GET", "/metrics", "public", 200),
+    ("vosi.capabilities", "GET"): fixed("GET", "/capabilities", "user", 200),
+    ("vosi.availability", "GET"): fixed("GET", "/availability", "public", 200),
+    ("vosi.uws_capabilities", "GET"): fixed("GET", "/uws/capabilities", "user", 200),
+    ("vosi.uws_availability", "GET"): fixed("GET", "/uws/availability", "public", 200),
 }
 
 
