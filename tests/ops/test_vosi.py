@@ -66,3 +66,16 @@ def test_pyvo_reads_availability_true_with_up_since_on_a_running_service(server,
     availability = parse_availability(io.BytesIO(_get(server, path)))
     assert availability.available is True
     assert availability.upsince and availability.upsince.endswith("Z")
+
+
+def test_the_registry_refuses_a_job_type_named_after_a_vosi_resource(client):
+    import json
+
+    from uws_server.resources import EXAMPLE_MANIFESTS_DIR
+
+    manifest = json.loads((EXAMPLE_MANIFESTS_DIR / "echo.json").read_text())
+    for name in ("capabilities", "availability"):
+        manifest["job"]["name"] = name
+        verdict = client.post("/v6/job-types/validation/", json={"manifest": manifest}).json
+        assert verdict["is_valid"] is False
+        assert any(f"/uws/{name}" in error["description"] for error in verdict["errors"]), verdict

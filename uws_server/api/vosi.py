@@ -6,8 +6,8 @@ UWS capability (``ivo://ivoa.net/std/UWS``, UWS 1.1) per job list, and the
 other front doors (the job-type registry, the OCPS dialect) as capabilities
 without a standard. The UWS door is itself a service whose job lists are
 ``/uws/<jobtype>``, so it has its own pair at ``/uws/capabilities`` and
-``/uws/availability``, listing its job lists only (a job type cannot be named
-``capabilities`` or ``availability`` usefully: those paths answer VOSI).
+``/uws/availability``, listing its job lists only (the registry refuses a job type
+named ``capabilities`` or ``availability``: ``RESERVED_UWS_NAMES``).
 Availability is the readiness report (:mod:`uws_server.health`): available when
 every check passes, ``upSince`` the process's start, a ``note`` per failed check.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from .. import __version__
+from ..jobtypes.registry import RESERVED_UWS_NAMES
 from ..render import vosi_xml
 from ..render.vosi_xml import UWS, VOSI_AVAILABILITY, VOSI_CAPABILITIES, Capability
 from .health import readiness
@@ -24,8 +25,6 @@ from .http import base_url, components, xml_response
 
 bp = Blueprint("vosi", __name__)
 
-#: Names that cannot be job lists under /uws: they are the UWS door's VOSI resources.
-RESERVED_UNDER_UWS = frozenset({"capabilities", "availability"})
 
 
 def _vosi(prefix: str) -> list[Capability]:
@@ -39,7 +38,7 @@ def _vosi(prefix: str) -> list[Capability]:
 
 def _job_lists(root: str) -> list[Capability]:
     names = [name for name in components().jobs.job_type_names()
-             if name not in RESERVED_UNDER_UWS]
+             if name not in RESERVED_UWS_NAMES]
     return [Capability(f"UWS 1.1 job list of job type {name} (uws-server {__version__})",
                        f"{root}/uws/{name}", UWS, "1.1") for name in names]
 
