@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uws_server.app import create_app  # noqa: E402
-from uws_server.config import Settings  # noqa: E402
-from uws_server.wiring import bootstrap  # noqa: E402
+from uws_server.app import create_app
+from uws_server.config import Settings
+from uws_server.wiring import bootstrap
 
 
 def _rate(client, path: str, count: int) -> float:
