@@ -57,8 +57,9 @@ ENV UWS_DATA_DIR=/data \
     UWS_PORT=8080
 VOLUME /data
 EXPOSE 8080
-# The health endpoint (/health) is still to come; until it does, a 200 from the public
-# root / (it needs no credentials) is the check. Point it at /health when that exists.
+# Liveness: /health answers 200 while the process serves (public, no database call).
+# Readiness (/ready: database, migrations, dispatcher lease, backend) is for orchestrators:
+# docker-compose.yml and deploy/helm/uws-server/ use both.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('UWS_PORT', '8080') + '/', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('UWS_PORT', '8080') + '/health', timeout=4)"]
 CMD ["uws-server", "serve"]

@@ -85,9 +85,9 @@ def test_gunicorn_web_tier_and_separate_worker_run_a_job_together(tmp_path: Path
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(base, timeout=1)
+                requests.get(base, timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up, or still migrating
                 assert web.poll() is None, web.stderr.read().decode()
                 assert time.monotonic() < deadline
                 time.sleep(0.1)

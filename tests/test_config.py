@@ -127,7 +127,8 @@ def test_the_lease_duration_is_a_setting_and_must_be_positive():
 
 #: Where the project sets UWS_* variables: each must be a setting, an executor variable or a
 #: harness variable, or servers started from there would refuse to start.
-_SETTERS = ("tests", "scripts", ".ci", "condor", "docs", "bench", "Dockerfile", "README.md")
+_SETTERS = ("tests", "scripts", ".ci", "condor", "docs", "bench", "Dockerfile", "README.md",
+            "docker-compose.yml", "deploy")
 #: UWS_* words there that are no variables: Python constants, and a service-environment
 #: value the Slurm tests check never reaches a job.
 _NOT_VARIABLES = {"UWS_NS", "UWS_XSD", "UWS_DB_PASSWORD"}

@@ -153,7 +153,7 @@ def _production(env: dict[str, str], logs: Path) -> Iterator[str]:
                 base = f"http://127.0.0.1:{env['UWS_PORT']}"
                 deadline = time.monotonic() + 60
                 while True:
-                    with contextlib.suppress(requests.ConnectionError):
+                    with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                         if requests.get(f"{base}/uws", timeout=2).status_code == 200:
                             break
                     assert processes[0].poll() is None, (logs / "web.err").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 from .config import Settings, load_settings
+from .health import Readiness
 from .server_header import SERVER_HEADER
 from .wiring import Components, build_components
 
@@ -12,6 +13,10 @@ from .wiring import Components, build_components
 PUBLIC_ENDPOINTS = frozenset({"root.index", "static",
                               "ui.signin_form", "ui.signin",  # the web interface's sign-in
                               "openapi.spec", "openapi.docs", "openapi.docs_asset"})
+#: Operations (docs/operations.md): probes and VOSI availability for anyone; /metrics is
+#: guarded by its own networks and token (UWS_METRICS_*), not by users.
+PUBLIC_ENDPOINTS |= {"health.health", "health.ready", "metrics.metrics", "vosi.availability",
+                     "vosi.uws_availability"}
 
 #: Where the process's components live on the app; read through ``api.http.components()``.
 EXTENSION_KEY = "uws"
@@ -26,7 +31,7 @@ def create_app(settings: Settings | None = None, components: Components | None =
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.extensions[EXTENSION_KEY] = parts
 
-    from .api import batches, errors, guards, ocps, root, uws
+    from .api import batches, errors, guards, health, metrics, observe, ocps, root, uws, vosi
     from .api import jobtypes as jobtypes_api
     from .api import openapi as openapi_api
     from .api.agave import bp as agave_bp
@@ -34,6 +39,11 @@ def create_app(settings: Settings | None = None, components: Components | None =
 
     errors.register(app)
     guards.register(app, settings)  # host, origin, media type, UTF-8: before any blueprint
+    observe.register(app)  # request ids and HTTP metrics: before and after everything else
+    app.extensions[health.READINESS_KEY] = Readiness(parts.db, settings.run_dir)
+    app.register_blueprint(health.bp)  # /health, /ready
+    app.register_blueprint(metrics.bp)  # /metrics
+    app.register_blueprint(vosi.bp)  # /capabilities, /availability, and under /uws
     app.register_blueprint(root.bp)
     app.register_blueprint(uws.bp)
     app.register_blueprint(jobtypes_api.bp)  # the job-type registry, /v6

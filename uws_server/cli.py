@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,10 +48,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The dispatcher alone, for deployments where gunicorn serves the web tier."""
+    from .metrics import process_ended, use_multiprocess
     from .wiring import bootstrap, build_components, build_dispatcher
 
     settings = _settings(args)
     configure_logging(settings)
+    use_multiprocess(settings, "worker", fresh=True)  # read by /metrics on this host
     bootstrap(settings)
     components = build_components(settings)
     dispatcher = build_dispatcher(components)
@@ -64,6 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     dispatcher.run_forever()
     dispatcher.executor.close()
     components.bus.close()
+    process_ended(os.getpid())
     return 0
 
 
@@ -75,6 +79,48 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     configure_logging(settings)
     upgrade(settings.effective_database_url)
     print("database is at the newest schema")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    """Print the database's schema revision; exit 0 at the newest, 1 behind it (or empty)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .schema_versions import current, head
+
+    settings = _settings(args)
+    try:
+        revision = current(settings.effective_database_url)
+    except SQLAlchemyError as exc:
+        print(f"uws-server: cannot read the database: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    newest = head()
+    if revision is None:
+        print(f"none (an empty database; the newest schema is {newest})")
+        return 1
+    print(f"{revision} (head)" if revision == newest
+          else f"{revision} (behind: the newest schema is {newest}; run uws-server db upgrade)")
+    return 0 if revision == newest else 1
+
+
+def cmd_db_history(args: argparse.Namespace) -> int:
+    """Print every schema revision this version ships, newest first, marking the current one
+    (when the database can be read)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .schema_versions import current, head, history
+
+    at: str | None = None
+    try:
+        at = current(_settings(args).effective_database_url)
+    except SQLAlchemyError:
+        at = None
+    newest = head()
+    for revision in history():
+        marks = [mark for mark, on in (("head", revision.id == newest),
+                                       ("current", revision.id == at)) if on]
+        shown = f" ({', '.join(marks)})" if marks else ""
+        print(f"{revision.down or '<base>'} -> {revision.id}{shown}: {revision.title}")
     return 0
 
 
@@ -136,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     up = db_commands.add_parser("upgrade", help="migrate to the newest schema")
     up.add_argument("--data-dir")
     up.set_defaults(func=cmd_db_upgrade)
+    cur = db_commands.add_parser("current", help="the database's schema revision (exit 1 "
+                                                 "when behind the newest)")
+    cur.add_argument("--data-dir")
+    cur.set_defaults(func=cmd_db_current)
+    hist = db_commands.add_parser("history", help="every schema revision, newest first")
+    hist.add_argument("--data-dir")
+    hist.set_defaults(func=cmd_db_history)
     jobtype = commands.add_parser("jobtype", help="job type tools")
     jt_commands = jobtype.add_subparsers(dest="jobtype_command", required=True)
     validate = jt_commands.add_parser(

@@ -130,6 +130,11 @@ class Settings:
     max_cpu: int = 0  # cores one job may ask for (0: only the job type limits it)
     max_memory_mib: int = 0  # MiB one job may ask for (0: only the job type limits it)
     max_batch_jobs: int = 100_000  # jobs one batch may have (0 = no limit)
+    # Prometheus /metrics (docs/operations.md): answered to a caller from these networks
+    # (CIDR, comma- or space-separated; empty: none) or one sending "Authorization: Bearer"
+    # with this token (empty: no token opens it).
+    metrics_networks: str = "127.0.0.1/32, ::1/128"  # who may scrape /metrics
+    metrics_token: str = field(default="", repr=False)  # a Bearer token that opens /metrics
     log_level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
     log_format: str = "text"  # text | json (one JSON object per line)
     extra: Mapping[str, str] = field(default_factory=dict)  # the executors' UWS_* variables
@@ -305,6 +310,10 @@ def _check(settings: Settings) -> None:
                  "webhook_retry_max"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"UWS_{name.upper()}: must be a positive number of seconds")
+    try:
+        parse_networks(settings.metrics_networks)
+    except ValueError as exc:
+        raise ConfigError(f"UWS_METRICS_NETWORKS: {exc}") from None
     for name in ("quota_active_jobs", "quota_stored_jobs", "quota_upload_bytes_per_job",
                  "quota_upload_bytes_total"):
         if getattr(settings, name) < 0:

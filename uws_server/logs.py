@@ -5,7 +5,9 @@ in the format ``UWS_LOG_FORMAT`` names: ``text``, a line for people, or
 ``json``, one JSON object per line with ``time``, ``level``, ``logger``,
 ``message`` and the structured fields a call passes with ``extra=`` (job
 events use :func:`job_fields`: ``job_id``, ``job_type``, ``owner``,
-``backend_id``, ``phase``). gunicorn's own lines (its error log, and the
+``backend_id``, ``phase``). A line logged while an HTTP request is served
+carries that request's id (:mod:`uws_server.requestid`): ``[id]`` after the
+logger's name in text, ``request_id`` in JSON. gunicorn's own lines (its error log, and the
 access log in JSON mode) take the same format through :class:`GunicornLogger`.
 
 Whatever logged it, the database password never reaches a line: it is
@@ -23,15 +25,17 @@ from urllib.parse import quote, quote_plus
 
 from gunicorn import glogging
 
+from .requestid import RequestIdFilter
+
 if TYPE_CHECKING:
     from .config import Settings
     from .models import Job
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 
 #: Attributes every LogRecord has: anything else on a record came with ``extra=``.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName"}
+    "message", "asctime", "taskName", "request_tag"}
 
 
 class _State:
@@ -54,6 +58,8 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_tag = f" [{request_id}]" if request_id else ""
         return _redact(super().format(record))
 
 
@@ -70,6 +76,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_") and key not in doc:
+                if key == "request_id" and value is None:
+                    continue  # outside a request
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
@@ -84,17 +92,18 @@ def formatter(kind: str | None = None) -> logging.Formatter:
 
 
 def _secrets_of(settings: Settings) -> tuple[str, ...]:
-    """The database password as it may appear in a line: plain and URL-encoded."""
+    """The database password as it may appear in a line (plain and URL-encoded), and the
+    metrics token."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    forms = {settings.metrics_token} if settings.metrics_token else set()
     try:
         password = make_url(settings.effective_database_url).password
     except (ArgumentError, ValueError):
-        return ()
-    if not password:
-        return ()
-    forms = {str(password), quote(str(password), safe=""), quote_plus(str(password))}
+        password = None
+    if password:
+        forms |= {str(password), quote(str(password), safe=""), quote_plus(str(password))}
     return tuple(sorted(forms, key=len, reverse=True))
 
 
@@ -112,6 +121,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler._uws = True  # type: ignore[attr-defined]
     handler.setFormatter(formatter())
+    handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     # Alembic names each plugin it sets up at INFO, seven lines per migration run.
@@ -139,6 +149,7 @@ class GunicornLogger(glogging.Logger):
         for handler in self.error_log.handlers:
             if getattr(handler, "_gunicorn", False):
                 handler.setFormatter(formatter())
+                handler.addFilter(RequestIdFilter())
         if _State.format == "json":
             for handler in self.access_log.handlers:
                 if getattr(handler, "_gunicorn", False):

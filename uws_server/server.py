@@ -29,6 +29,7 @@ from gunicorn.app.base import BaseApplication
 from .app import EXTENSION_KEY, create_app
 from .config import Settings
 from .logs import GunicornLogger
+from .metrics import process_ended, use_multiprocess
 from .server_header import brand_gunicorn
 from .wiring import bootstrap, build_components, build_dispatcher
 
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 #: gthread, answering gunicorn's own refusals (414, 431, bad framing) in the front door's shape.
 WORKER_CLASS = "uws_server.gunicorn_worker.Worker"
+
+#: gunicorn's default access-log line, then the request id (``-`` when none was answered).
+ACCESS_LOG_FORMAT = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     '%({x-request-id}o)s')
 
 #: Connections a worker takes beyond its threads: kept-alive ones, idle between requests.
 SPARE_CONNECTIONS = 1000
@@ -196,6 +201,8 @@ class _Embedded(BaseApplication):
         self.cfg.set("timeout", 120)
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("accesslog", "-")
+        self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+        self.cfg.set("child_exit", lambda _server, worker: process_ended(worker.pid))
         self.cfg.set("post_worker_init", self._start_dispatcher)
         self.cfg.set("worker_int", answer_waiters_now)
         self.cfg.set("worker_exit", self._stop_dispatcher)
@@ -236,5 +243,6 @@ def serve(settings: Settings, threads: int = 32, tls: TLSFiles | None = None) ->
     log.info("uws-server on %s://%s:%d/uws (data in %s)", "https" if tls else "http",
              settings.host, settings.port, settings.data_dir.resolve())
     brand_gunicorn()
+    use_multiprocess(settings, "web", fresh=True)  # the worker's metrics, in files
     _Embedded(settings, threads, sock, tls).run()
     return 0

@@ -384,6 +384,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("agave.update_permission", "POST"): agave_write("POST", "/pems/carol", None, 200,
                                                      json={"permission": "READ"}),
     ("agave.delete_permission", "DELETE"): agave_write("DELETE", "/pems/g_read", None, 200),
+    # operations door (OPS): probes, metrics (guarded by network/token, not users), VOSI
+    ("health.health", "GET"): fixed("GET", "/health", "public", 200),
+    ("health.ready", "GET"): fixed("GET", "/ready", "public", 200),
+    ("metrics.metrics", "GET"): fixed("GET", "/metrics", "public", 200),
+    ("vosi.capabilities", "GET"): fixed("GET", "/capabilities", "user", 200),
+    ("vosi.availability", "GET"): fixed("GET", "/availability", "public", 200),
+    ("vosi.uws_capabilities", "GET"): fixed("GET", "/uws/capabilities", "user", 200),
+    ("vosi.uws_availability", "GET"): fixed("GET", "/uws/availability", "public", 200),
 }
 
 

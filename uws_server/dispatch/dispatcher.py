@@ -31,6 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..executors.base import BackendState, Executor, ExecutorError, JobHandle
+from ..health import BackendHealth
+from ..metrics import DISPATCHER_TICK_SECONDS
 from ..models import Job
 from ..phases import ACTIVE, ExecutionPhase
 from ..services.transitions import transition
@@ -83,6 +85,7 @@ class Dispatcher:
         self.submitter = Submitter(self)
         #: Webhook deliveries, sent by a thread of their own beside the loop.
         self.webhooks = WebhookSender(components.db, components.settings)
+        self.backend = BackendHealth(components.settings.run_dir, executor.name)
 
     @property
     def has_lease(self) -> bool:
@@ -131,6 +134,7 @@ class Dispatcher:
             return
         if not was_active:
             self._log_adoptions()
+        started = time.perf_counter()
         for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
                      self.recover_submissions, self.release_held, self.submit_queued,
                      self.follow_active, self.enforce_durations, self.remove_orphans):
@@ -138,6 +142,7 @@ class Dispatcher:
                 step()
             except Exception:
                 log.exception("dispatcher step %s failed", step.__name__)
+        DISPATCHER_TICK_SECONDS.labels(self.executor.name).observe(time.perf_counter() - started)
 
     def _log_adoptions(self) -> None:
         """One line per job a previous dispatcher left running: this one follows it now."""
@@ -369,9 +374,11 @@ class Dispatcher:
         try:
             statuses = self.executor.poll(handles)
         except ExecutorError as exc:
+            self.backend.failed("poll")
             log.warning("cannot poll %s: %s", self.executor.name, exc,
                         extra={"executor": self.executor.name})
             return
+        self.backend.answered()
         for job_id, status in statuses.items():
             if _STEADY.get(status.state) is not None and unchanged.get(job_id) == (
                     _STEADY[status.state], status.cursor or handles[job_id].cursor):
@@ -408,6 +415,7 @@ class Dispatcher:
         try:
             orphans = self.executor.orphans(known)
         except ExecutorError as exc:
+            self.backend.failed("orphans")
             log.warning("cannot list orphans on %s: %s", self.executor.name, exc)
             self._next_orphan_check = now + self.settings.poll_interval * 30
             return

@@ -35,6 +35,7 @@ from sqlalchemy.orm import selectinload
 
 from ..executors.base import ExecutorError, JobSpec
 from ..jobtypes import service as jobtypes
+from ..metrics import SUBMISSIONS
 from ..models import Job, JobType, JobTypeRevision
 from ..phases import ACTIVE, ExecutionPhase
 from ..services.transitions import transition
@@ -226,14 +227,19 @@ class Submitter:
             submission = self.d.executor.submit(spec, token)
         except ExecutorError as exc:
             if exc.transient:
+                SUBMISSIONS.labels(self.d.executor.name, "retry").inc()
+                self.d.backend.failed("submit")
                 log.warning("job %s: submission failed (%s); will retry", job_id, exc,
                             extra={"job_id": job_id, "executor": self.d.executor.name})
                 return False
+            SUBMISSIONS.labels(self.d.executor.name, "refused").inc()
             log.warning("job %s: %s refused the submission (%s): ERROR", job_id,
                         self.d.executor.name, exc,
                         extra={"job_id": job_id, "executor": self.d.executor.name})
             self._fail(job_id, f"cannot submit: {exc}", token=token)
             return False
+        SUBMISSIONS.labels(self.d.executor.name, "submitted").inc()
+        self.d.backend.answered()
         with self.d.c.db.write() as session:
             self.d.lease.bound_pause(session)
             job = session.get(Job, job_id)

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import CursorResult, func, select, update
 
+from .. import metrics
 from ..models import Job, NotificationDelivery
 from ..services import history
 from ..timeutil import utcnow
@@ -71,6 +72,7 @@ def delivery_counts() -> dict[str, int]:
 def _count(outcome: str) -> None:
     with _counts_lock:
         _counts[outcome] += 1
+    metrics.WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
 
 
 def outbox_states(db: Database) -> dict[str, int]:

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 #: Path segments of ``/v6/job-types/{segment}/`` the API itself uses: no job type may be
 #: called so, or its versions could not be listed.
 RESERVED_TYPE_NAMES = frozenset({"status", "pending", "running", "system-failures", "validation"})
+#: Paths of ``/uws/{name}`` the UWS door's VOSI resources answer (``api/vosi.py``): a job type
+#: so named would have a job list nobody could reach.
+RESERVED_UWS_NAMES = frozenset({"capabilities", "availability"})
 
 _BOOL_FIELDS = ("is_published", "is_active", "is_paused", "auto_update")
 _POST_FIELDS = frozenset({"manifest", "docker_image", "icon_code", "max_scheduled", "max_tries",
@@ -193,6 +196,8 @@ def parse_request(body: Any, *, allowed: frozenset[str] = _POST_FIELDS,
         if isinstance(name, str) and name in RESERVED_TYPE_NAMES:
             out.errors.append(Problem("job.name", f"{name!r} is reserved by the registry API "
                                                   "(/v6/job-types/{name}/)"))
+        elif isinstance(name, str) and name in RESERVED_UWS_NAMES:
+            out.errors.append(Problem("job.name", f"{name!r} is reserved by VOSI (/uws/{name})"))
     return Request(manifest_ok if manifest is not None else None, dict(body), out)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import mark_changed
 from ..logs import job_fields
+from ..metrics import observe_phase_change
 from ..models import Job, JobEvent
 from ..phases import FINISHED, ExecutionPhase, can_transition
 from ..timeutil import as_utc, utcnow
@@ -137,6 +138,8 @@ def transition(
     if job.notify:  # webhooks: deliveries go out only if this change commits (outbox)
         notifications.enqueue(session, job, current, new_phase)
     mark_changed(session, job.id)
+    observe_phase_change(session, job.id, job.job_type_name, current.value, new_phase.value,
+                         job.start_time, now)
     why = error_message if isinstance(error_message, str) and error_message else note
     _remember_line(session, job, current, new_phase, actor, why)
     return True

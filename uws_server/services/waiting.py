@@ -20,6 +20,7 @@ import threading
 import time
 
 from ..identity import Identity
+from ..metrics import WAIT_BLOCKED
 from ..notify import WakeBus
 from ..phases import WAITABLE, ExecutionPhase
 from .jobs import JobService
@@ -94,6 +95,8 @@ class Waiter:
         timeout = self.max_wait if seconds < 0 else min(seconds, self.max_wait)
         if timeout <= 0 or self.bus.stopping or not self._enter():
             return  # too many blocked requests, or stopping: answer now rather than hold on
+        gauge = WAIT_BLOCKED.labels(type_name)
+        gauge.inc()
         try:
             deadline = time.monotonic() + timeout
             # spread the first re-read: requests that arrive together need not re-read together
@@ -110,4 +113,5 @@ class Waiter:
                 self.bus.wait(job_id, generation, min(remaining, interval))
                 interval = self._recheck_interval()
         finally:
+            gauge.dec()
             self._leave()
