@@ -135,16 +135,16 @@ class JobService:
 
     def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
         """One job with its parameters and results, ready to render (read-only)."""
-        with self.db.engine.connect() as connection:
-            view = load_job_view(connection, type_name, job_id, identity.name)
+        view = self.db.reading(
+            lambda connection: load_job_view(connection, type_name, job_id, identity.name))
         _check_access(identity, view, view.granted if view else None, type_name, job_id)
         assert view is not None  # _check_access raised otherwise
         return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:
         """Just the phase, cheaply (blocking WAIT re-reads it)."""
-        with self.db.engine.connect() as connection:
-            row = load_phase(connection, type_name, job_id, identity.name)
+        row = self.db.reading(
+            lambda connection: load_phase(connection, type_name, job_id, identity.name))
         _check_access(identity, row, row.granted if row else None, type_name, job_id)
         return ExecutionPhase(row.phase)
 
