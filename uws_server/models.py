@@ -107,7 +107,10 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_list", "job_type_name", "creation_time"),
+        # The job lists, newest first (creation time, then id): LAST, AFTER and the
+        # keyset chunks of a streamed list read these in order and stop early.
+        Index("ix_jobs_list", "job_type_name", "creation_time", "id"),
+        Index("ix_jobs_list_phase", "job_type_name", "phase", "creation_time", "id"),
         Index("ix_jobs_phase", "phase"),
     )
 

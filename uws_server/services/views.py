@@ -8,12 +8,12 @@ frozen dataclasses with the same attribute names the renderers use on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, or_, select
 
 from ..models import Job, JobGrant, JobParameter, JobResult
 
@@ -123,3 +123,43 @@ def job_list_views(rows: Iterable[Any]) -> list[JobView]:
 
 
 JOB_LIST_COLUMNS = _JOB_COLUMNS
+#: Job-list entries read per statement when a list is streamed.
+LIST_CHUNK = 1000
+_NEWEST_FIRST = (Job.creation_time.desc(), Job.id.desc())
+
+
+def stream_job_list(engine: Engine, query: Select[Any], *, last: int | None
+                    ) -> Iterator[JobView]:
+    """The views of ``query`` (columns :data:`JOB_LIST_COLUMNS`), newest first, in chunks.
+
+    Each chunk is one short statement that starts after the previous chunk's
+    last (creation time, id) -- keyset pagination on the list indexes -- so a
+    100,000-job list holds neither a transaction open while a slow client
+    reads nor more than :data:`LIST_CHUNK` rows in memory. Jobs created while
+    a list is sent are newer than its start and do not appear; none appears
+    twice. The first chunk is read before this returns, so a failing database
+    fails the request, not the middle of its body.
+    """
+    def chunk(size: int, after: JobView | None) -> list[JobView]:
+        page = query
+        if after is not None:
+            page = page.where(Job.creation_time <= after.creation_time,
+                              or_(Job.creation_time < after.creation_time,
+                                  and_(Job.creation_time == after.creation_time,
+                                       Job.id < after.id)))
+        with engine.connect() as connection:
+            return job_list_views(connection.execute(page.order_by(*_NEWEST_FIRST)
+                                                     .limit(size)))
+
+    def rest(first: list[JobView], wanted: int | None) -> Iterator[JobView]:
+        views, left = first, wanted
+        while True:
+            yield from views
+            if left is not None:
+                left -= len(views)
+            if len(views) < LIST_CHUNK or left == 0:
+                return
+            views = chunk(LIST_CHUNK if left is None else min(LIST_CHUNK, left), views[-1])
+
+    first = chunk(LIST_CHUNK if last is None else min(LIST_CHUNK, last), None)
+    return rest(first, last)

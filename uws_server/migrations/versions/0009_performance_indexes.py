@@ -1,5 +1,9 @@
 """Indexes for the hot paths: the dispatcher's flag scans and the job lists.
 
+The job lists (``LAST``, ``AFTER``, ``PHASE``, and the chunks of a streamed
+list) are read newest first by (creation time, id): their indexes now end in
+``id`` as the ORDER BY does, and one leads with the phase for ``PHASE=``.
+
 Revision ID: 0009
 Revises: 0003
 Create Date: 2026-12-01 13:00:00.000000
@@ -38,8 +42,15 @@ def upgrade() -> None:
         where = sa.text(condition.format(**words))
         op.create_index(name, 'jobs', [column], unique=False,
                         sqlite_where=where, postgresql_where=where)
+    op.drop_index('ix_jobs_list', table_name='jobs')
+    op.create_index('ix_jobs_list', 'jobs', ['job_type_name', 'creation_time', 'id'])
+    op.create_index('ix_jobs_list_phase', 'jobs',
+                    ['job_type_name', 'phase', 'creation_time', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_jobs_list_phase', table_name='jobs')
+    op.drop_index('ix_jobs_list', table_name='jobs')
+    op.create_index('ix_jobs_list', 'jobs', ['job_type_name', 'creation_time'])
     for name, _column, _condition in reversed(_PARTIAL):
         op.drop_index(name, table_name='jobs')
