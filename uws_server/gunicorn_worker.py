@@ -11,18 +11,24 @@ log line, and writes instead the body the front door documents:
 elsewhere). When even the path could not be read, it is recovered from what
 gunicorn had read of the request line; failing that, the answer is text.
 
+It also closes ``Connection: close`` sockets without blocking its event loop
+(:mod:`uws_server.lingering`): gthread's own close waits up to 2 s per client
+on that loop, so a few idle clients stalled every request.
+
 Used by ``uws-server serve`` and ``uws_server.gunicorn_conf`` (``worker_class``).
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from gunicorn import util
 from gunicorn.http.message import Request as GunicornRequest
 from gunicorn.workers.gthread import ThreadWorker
 
+from .lingering import Closer
 from .server_header import SERVER_HEADER
 
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ([^\r\n]*)\r\n")
@@ -76,6 +82,21 @@ def path_of(req: Any, exc: BaseException) -> str | None:
 
 class Worker(ThreadWorker):
     """gthread, with gunicorn's own refusals in the service's error shapes."""
+
+    _closer: Closer | None = None
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        """gthread's, but a graceful close is handed to the :class:`Closer` (never blocks)."""
+        conn.close = partial(self._close_connection, conn)
+        super().finish_request(conn, fs)
+
+    def _close_connection(self, conn: Any, graceful: bool = False) -> None:
+        if not graceful:
+            util.close(conn.sock)
+            return
+        if self._closer is None:  # made in the worker process, on first use
+            self._closer = Closer()
+        self._closer.close(conn.sock)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Let gunicorn log and choose the status; write the front door's body instead."""

@@ -135,6 +135,10 @@ def job_fields(job: Job, **more: Any) -> dict[str, Any]:
             "backend_id": job.backend_id, "phase": job.phase, **more}
 
 
+#: gunicorn's default ``access_log_format`` (the Apache combined log line).
+DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
 class GunicornLogger(glogging.Logger):
     """gunicorn's logger, writing its lines in the service's format.
 
@@ -142,6 +146,29 @@ class GunicornLogger(glogging.Logger):
     mode its access log lines become JSON objects too (``message`` holds the
     access-log line).
     """
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        """The access-log atoms; with the default format only the nine it prints.
+
+        gunicorn builds an atom for every request header, response header and
+        environ key (about sixty) and escapes each, for every request: about 5 %
+        of a job creation's time. The default line uses nine; any other
+        ``access_log_format`` gets gunicorn's full set.
+        """
+        if self.cfg.access_log_format != DEFAULT_ACCESS_LOG_FORMAT:
+            return dict(super().atoms(resp, req, environ, request_time))
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"), "l": "-",
+            "u": self._get_user(environ) or "-", "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
+                 f"{environ['SERVER_PROTOCOL']}",
+            "s": status, "b": (sent is not None and str(sent)) or "-",
+            "f": environ.get("HTTP_REFERER", "-"), "a": environ.get("HTTP_USER_AGENT", "-"),
+        }
 
     def setup(self, cfg: Any) -> None:
         """Let gunicorn build its handlers, then give them the service's formatter."""

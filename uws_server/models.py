@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -128,7 +130,10 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_list", "job_type_name", "creation_time"),
+        # The job lists, newest first (creation time, then id): LAST, AFTER and the
+        # keyset chunks of a streamed list read these in order and stop early.
+        Index("ix_jobs_list", "job_type_name", "creation_time", "id"),
+        Index("ix_jobs_list_phase", "job_type_name", "phase", "creation_time", "id"),
         Index("ix_jobs_phase", "phase"),
         # A batch's jobs in order (paging), and its status counts from the index alone.
         Index("ix_jobs_batch_order", "batch_id", "batch_index"),
@@ -193,6 +198,26 @@ class Job(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+
+
+def _partial(name: str, *columns: Any, where: Any) -> Index:
+    """An index of only the rows ``where`` holds, on both databases.
+
+    ``where`` must be written exactly as the queries that should use the index
+    write it (SQLite matches partial indexes by the form of the expression).
+    """
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+#: The dispatcher's scans for the rare jobs that need it (see ``dispatch/dispatcher.py``):
+#: their cost follows the number of such jobs, not of the finished jobs in the table.
+_partial("ix_jobs_deleted", Job.creation_time, where=Job.deleted.is_(True))
+_partial("ix_jobs_destruction", Job.destruction_time,
+         where=and_(Job.deleted.is_(False), Job.phase != literal_column("'ARCHIVED'")))
+_partial("ix_jobs_cancel_requested", Job.creation_time, where=Job.cancel_requested.is_(True))
+_partial("ix_jobs_release_requested", Job.creation_time,
+         where=Job.release_requested.is_(True))
+_partial("ix_jobs_duration_dirty", Job.creation_time, where=Job.duration_dirty.is_(True))
 
 
 class JobParameter(Base):

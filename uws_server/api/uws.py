@@ -94,9 +94,11 @@ def job_list(jobtype: str) -> Response:
         last = min(last, 2**31 - 1)  # more than any list holds; larger overflows SQL LIMIT
     _jobs().require_job_type(jobtype)
     jobs = _jobs().list(current_identity(), jobtype, phases=phases, after=after, last=last)
-    if wants_json():
-        return json_response(uws_json.job_list_document(_list_url(jobtype), jobs))
-    return _xml(uws_xml.job_list_document(_list_url(jobtype), jobs))
+    if wants_json():  # streamed as rendered: a whole list in bounded memory
+        return Response(uws_json.job_list_chunks(_list_url(jobtype), jobs),
+                        content_type=http.JSON_TYPE)
+    return Response(uws_xml.job_list_chunks(_list_url(jobtype), jobs),
+                    content_type=http.XML_TYPE)
 
 
 @bp.post("/<jobtype>")

@@ -4,7 +4,10 @@ One loop, woken by phase changes (a job queued, aborted, deleted) or by a
 job process ending, and otherwise ticking every ``poll_interval`` seconds.
 Each tick, in order: purge deleted jobs, reap jobs past their destruction
 time, carry out aborts, recover submissions cut short by a crash, submit
-queued jobs, follow active jobs, and enforce execution durations.
+queued jobs, follow active jobs, and enforce execution durations. The scans
+for jobs that need something done use partial indexes (``models.py``), and
+the planner's statistics are kept current (:mod:`.statistics`), so an idle
+tick costs the same however many finished jobs the table holds.
 
 Submission is idempotent: a job is committed with a fresh token *before*
 the backend is called, and a job found with a token but no backend id is
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..executors.base import BackendState, Executor, ExecutorError, JobHandle
@@ -39,6 +42,7 @@ from ..services.transitions import transition
 from ..timeutil import as_utc, utcnow
 from . import outcomes
 from .lease import LEASE_SECONDS, Lease
+from .statistics import StatisticsKeeper
 from .submission import Submitter
 from .webhooks import WebhookSender
 
@@ -53,6 +57,29 @@ ORPHAN_CHECK_SECONDS = 300.0
 ORPHAN_DIRECTORY_AGE = 3600.0
 #: Jobs per write transaction when recording recovered submissions.
 RECOVER_CHUNK = 1000
+#: Written as a literal, not a bound parameter: SQLite uses the partial index
+#: ``ix_jobs_destruction`` only for a query whose condition reads like its own.
+_NOT_ARCHIVED = Job.phase != literal_column(f"'{P.ARCHIVED.value}'")
+
+
+def _duties(now: Any) -> dict[str, tuple[Any, ...]]:
+    """The jobs each flag-driven step acts on, by step name (each has a partial index)."""
+    return {
+        "purge_deleted": (Job.deleted.is_(True),),
+        "reap_expired": (Job.deleted.is_(False), Job.destruction_time < now, _NOT_ARCHIVED),
+        "carry_out_aborts": (Job.deleted.is_(False), Job.cancel_requested.is_(True),
+                             Job.phase.not_in([p.value for p in ACTIVE])),
+        "recover_submissions": (Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                                Job.submit_token.is_not(None), Job.backend_id.is_(None)),
+        "release_held": (Job.deleted.is_(False), Job.release_requested.is_(True)),
+        "enforce_durations": (Job.deleted.is_(False), Job.duration_dirty.is_(True)),
+    }
+
+
+#: Whether each flag-driven step has work: one statement, built once (building
+#: statements costs more than running these on their partial indexes).
+_ANY_DUE = select(*(exists().where(*where).label(name)
+                    for name, where in _duties(bindparam("now")).items()))
 
 
 #: Backend states that leave a job in this UWS phase when it is already there.
@@ -82,10 +109,13 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._next_orphan_check = 0.0
         self._next_poll = 0.0
+        #: This tick's flag-driven steps that have jobs to act on (None outside a tick).
+        self._due: dict[str, tuple[Any, ...]] | None = None
         self.submitter = Submitter(self)
         #: Webhook deliveries, sent by a thread of their own beside the loop.
         self.webhooks = WebhookSender(components.db, components.settings)
         self.backend = BackendHealth(components.settings.run_dir, executor.name)
+        self.statistics = StatisticsKeeper(components.db)
 
     @property
     def has_lease(self) -> bool:
@@ -135,14 +165,34 @@ class Dispatcher:
         if not was_active:
             self._log_adoptions()
         started = time.perf_counter()
+        self._due = self._find_duties()
+        try:
+            self._steps()
+        finally:
+            self._due = None
+        DISPATCHER_TICK_SECONDS.labels(self.executor.name).observe(time.perf_counter() - started)
+
+    def _steps(self) -> None:
         for step in (self.purge_deleted, self.reap_expired, self.carry_out_aborts,
                      self.recover_submissions, self.release_held, self.submit_queued,
-                     self.follow_active, self.enforce_durations, self.remove_orphans):
+                     self.follow_active, self.enforce_durations, self.remove_orphans,
+                     self.keep_statistics):
             try:
                 step()
             except Exception:
                 log.exception("dispatcher step %s failed", step.__name__)
-        DISPATCHER_TICK_SECONDS.labels(self.executor.name).observe(time.perf_counter() - started)
+
+    def _find_duties(self) -> dict[str, tuple[Any, ...]]:
+        """Which flag-driven steps have work, in one statement (one round trip).
+
+        An idle tick then costs this statement, the lease and the active-job
+        queries, whatever the number of finished jobs in the table.
+        """
+        now = utcnow()
+        with self.c.db.read() as session:
+            row = session.execute(_ANY_DUE, {"now": now}).one()
+        due = [name for name, found in row._mapping.items() if found]
+        return {name: where for name, where in _duties(now).items() if name in due} if due else {}
 
     def _log_adoptions(self) -> None:
         """One line per job a previous dispatcher left running: this one follows it now."""
@@ -165,18 +215,21 @@ class Dispatcher:
         return JobHandle(job.backend_id, self.c.storage.job_dir(job.id).resolve(),
                          job.backend_cursor)
 
-    def _jobs(self, session: Session, *where: Any, limit: int | None = None) -> list[Job]:
-        query = (select(Job).where(*where).options(selectinload(Job.parameters),
-                                                   selectinload(Job.results))
-                 .order_by(Job.creation_time))
-        if limit is not None:
-            query = query.limit(limit)
-        return list(session.scalars(query))
+    def _is_due(self, duty: str) -> bool:
+        """Whether a flag-driven step may have work (always, for a step called on its own)."""
+        return self._due is None or duty in self._due
+
+    def _for_each_due(self, duty: str, action: Callable[[Session, Job], None]) -> None:
+        """:meth:`_for_each` over the jobs of a flag-driven step, if this tick found any."""
+        if self._due is None:  # a step called on its own: look
+            self._for_each(_duties(utcnow())[duty], action)
+        elif duty in self._due:
+            self._for_each(self._due[duty], action)
 
     def _for_each(self, where: tuple[Any, ...], action: Callable[[Session, Job], None]) -> None:
         """Run ``action`` on each matching job, one transaction per job."""
-        with self.c.db.read() as session:
-            ids = [job.id for job in self._jobs(session, *where)]
+        with self.c.db.read() as session:  # ids only: each job is loaded in its own transaction
+            ids = list(session.scalars(select(Job.id).where(*where).order_by(Job.creation_time)))
         for job_id in ids:
             try:
                 with self.c.db.write() as session:
@@ -243,7 +296,7 @@ class Dispatcher:
             self.c.storage.remove(job.id)
             session.delete(job)
 
-        self._for_each((Job.deleted.is_(True),), purge)
+        self._for_each_due("purge_deleted", purge)
 
     def reap_expired(self) -> None:
         """Jobs past their destruction time: deleted, or ARCHIVED by configuration."""
@@ -266,11 +319,12 @@ class Dispatcher:
             job.results.clear()
             transition(session, job, P.ARCHIVED, actor=ACTOR, note="destruction time reached")
 
-        self._for_each((Job.deleted.is_(False), Job.destruction_time < utcnow(),
-                        Job.phase != P.ARCHIVED.value), reap)
+        self._for_each_due("reap_expired", reap)
 
     def carry_out_aborts(self) -> None:
         """Aborted jobs still known to a backend: cancel them there, keep their results."""
+        if not self._is_due("carry_out_aborts"):
+            return
         where = (Job.deleted.is_(False), Job.cancel_requested.is_(True),
                  Job.phase.not_in([p.value for p in ACTIVE]))
         done = self._cancel_in_bulk(where)  # a batch abort: one scancel, one condor_rm
@@ -291,6 +345,8 @@ class Dispatcher:
         All of them are looked up in one :meth:`~.Executor.find_many` (a bulk
         submission cut short leaves a whole slice so), then recorded in chunks.
         """
+        if not self._is_due("recover_submissions"):
+            return
         waiting = (Job.deleted.is_(False), Job.phase == P.QUEUED.value,
                    Job.submit_token.is_not(None), Job.backend_id.is_(None))
         with self.c.db.read() as session:
@@ -344,7 +400,7 @@ class Dispatcher:
                     log.info("job %s: released backend job %s", job.id, job.backend_id)
             job.release_requested = False
 
-        self._for_each((Job.deleted.is_(False), Job.release_requested.is_(True)), act)
+        self._for_each_due("release_held", act)
 
     def submit_queued(self) -> None:
         """Hand queued jobs to the executor (:meth:`.submission.Submitter.submit_queued`)."""
@@ -449,6 +505,10 @@ class Dispatcher:
             except (OSError, ValueError):
                 continue
 
+    def keep_statistics(self) -> None:
+        """Analyse the job tables when they changed a lot (:mod:`.statistics`)."""
+        self.statistics.maybe_run()
+
     def enforce_durations(self) -> None:
         """Apply changed durations to backends; abort jobs that ran out of time."""
         def update(session: Session, job: Job) -> None:
@@ -456,7 +516,7 @@ class Dispatcher:
                 self.executor.update_duration(job.id, self._handle(job), job.execution_duration)
             job.duration_dirty = False
 
-        self._for_each((Job.deleted.is_(False), Job.duration_dirty.is_(True)), update)
+        self._for_each_due("enforce_durations", update)
         now = utcnow()
         grace = self.executor.duration_grace
 

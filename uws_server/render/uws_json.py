@@ -7,7 +7,8 @@ present; ``runId`` is left out when absent, as in the XML. See docs/json.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..services.views import JobView as Job
@@ -68,14 +69,35 @@ def job_document(list_url: str, job: Job) -> dict[str, Any]:
     return doc
 
 
+def _jobref(list_url: str, job: Job) -> dict[str, Any]:
+    ref: dict[str, Any] = {"id": job.id, "href": job_url(list_url, job), "phase": job.phase}
+    if job.run_id:
+        ref["runId"] = job.run_id
+    ref["ownerId"] = job.owner_id
+    ref["creationTime"] = _time(job.creation_time)
+    return ref
+
+
 def job_list_document(list_url: str, jobs: Iterable[Job]) -> dict[str, Any]:
     """The job list: ``{version, jobs: [{id, href, phase, runId?, ownerId, creationTime}]}``."""
-    refs = []
+    return {"version": "1.1", "jobs": [_jobref(list_url, job) for job in jobs]}
+
+
+def job_list_chunks(list_url: str, jobs: Iterable[Job], per_chunk: int = 500
+                    ) -> Iterator[bytes]:
+    """:func:`job_list_document` as compact UTF-8 JSON, in pieces rendered as ``jobs`` come."""
+    def dump(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    pieces = ['{"version":"1.1","jobs":[']
+    separator = ""
     for job in jobs:
-        ref: dict[str, Any] = {"id": job.id, "href": job_url(list_url, job), "phase": job.phase}
-        if job.run_id:
-            ref["runId"] = job.run_id
-        ref["ownerId"] = job.owner_id
-        ref["creationTime"] = _time(job.creation_time)
-        refs.append(ref)
-    return {"version": "1.1", "jobs": refs}
+        pieces.append(separator + dump(_jobref(list_url, job)))
+        separator = ","
+        if len(pieces) >= per_chunk:
+            yield "".join(pieces).encode()
+            pieces = []
+    pieces.append("]}")
+    yield "".join(pieces).encode()
+
+

@@ -7,7 +7,7 @@ with exactly those prefixes: pyvo looks attributes up by the literal name
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lxml import etree
@@ -113,19 +113,58 @@ def job_document(list_url: str, job: Job) -> bytes:
     return _serialize(root)
 
 
+def _jobref(root: etree._Element, list_url: str, job: Job) -> None:
+    ref = etree.SubElement(root, _U + "jobref", id=job.id)
+    ref.set(_TYPE, "simple")
+    ref.set(_HREF, job_url(list_url, job))
+    _text(ref, "phase", job.phase, nillable=False)
+    if job.run_id:
+        _text(ref, "runId", job.run_id, nillable=False)
+    _text(ref, "ownerId", job.owner_id, nillable=True)
+    _text(ref, "creationTime", format_utc(job.creation_time), nillable=False)
+
+
 def job_list_document(list_url: str, jobs: Iterable[Job]) -> bytes:
     """``<uws:jobs>``: one ``jobref`` per job with phase, runId, ownerId and creationTime."""
+    return b"".join(job_list_chunks(list_url, jobs))
+
+
+def job_list_chunks(list_url: str, jobs: Iterable[Job], per_chunk: int = 500
+                    ) -> Iterator[bytes]:
+    """:func:`job_list_document` in pieces, rendered as ``jobs`` are read (bounded memory).
+
+    Each piece is ``per_chunk`` jobrefs serialized inside the one root element
+    (namespaces declared once, on it); the root's tags are cut off all but the
+    first piece's opening and the last piece's closing, so the pieces joined
+    are exactly the document rendered in one go.
+    """
     root = _root("jobs")
+    pending = 0
+    opened = False
     for job in jobs:
-        ref = etree.SubElement(root, _U + "jobref", id=job.id)
-        ref.set(_TYPE, "simple")
-        ref.set(_HREF, job_url(list_url, job))
-        _text(ref, "phase", job.phase, nillable=False)
-        if job.run_id:
-            _text(ref, "runId", job.run_id, nillable=False)
-        _text(ref, "ownerId", job.owner_id, nillable=True)
-        _text(ref, "creationTime", format_utc(job.creation_time), nillable=False)
-    return _serialize(root)
+        _jobref(root, list_url, job)
+        pending += 1
+        if pending == per_chunk:
+            yield _inner(root, with_head=not opened)
+            opened, pending = True, 0
+            for child in list(root):
+                root.remove(child)
+    if not opened:
+        yield _serialize(root)
+        return
+    if pending:
+        yield _inner(root, with_head=False)
+    yield f"</{root.prefix}:jobs>".encode()
+
+
+def _inner(root: etree._Element, *, with_head: bool) -> bytes:
+    """``root`` serialized without its closing tag, and without its opening one unless asked."""
+    text = _serialize(root) if with_head else etree.tostring(root, encoding="UTF-8")
+    end = text.rindex(b"</")
+    if with_head:
+        return text[:end]
+    start = text.index(b">", text.index(b"<" + (root.prefix or "").encode())) + 1
+    return text[start:end]
 
 
 def parameters_document(list_url: str, job: Job) -> bytes:

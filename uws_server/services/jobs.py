@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,7 @@ from .params import (
 )
 from .transitions import transition
 from .validators import JobValidators
-from .views import JOB_LIST_COLUMNS, JobView, job_list_views, load_job_view, load_phase
+from .views import JOB_LIST_COLUMNS, JobView, load_job_view, load_phase, stream_job_list
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
@@ -143,27 +143,29 @@ class JobService:
 
     def get(self, identity: Identity, type_name: str, job_id: str) -> JobView:
         """One job with its parameters and results, ready to render (read-only)."""
-        with self.db.engine.connect() as connection:
-            view = load_job_view(connection, type_name, job_id, identity.name)
+        view = self.db.reading(
+            lambda connection: load_job_view(connection, type_name, job_id, identity.name))
         _check_access(identity, view, view.granted if view else None, type_name, job_id)
         assert view is not None  # _check_access raised otherwise
         return view
 
     def phase_of(self, identity: Identity, type_name: str, job_id: str) -> ExecutionPhase:
         """Just the phase, cheaply (blocking WAIT re-reads it)."""
-        with self.db.engine.connect() as connection:
-            row = load_phase(connection, type_name, job_id, identity.name)
+        row = self.db.reading(
+            lambda connection: load_phase(connection, type_name, job_id, identity.name))
         _check_access(identity, row, row.granted if row else None, type_name, job_id)
         return ExecutionPhase(row.phase)
 
     def list(
         self, identity: Identity, type_name: str, *, phases: Sequence[ExecutionPhase] = (),
         after: datetime | None = None, last: int | None = None,
-    ) -> list[JobView]:
+    ) -> Iterator[JobView]:
         """The jobs of a job list the caller may see, newest first (UWS §2.2.2.1).
 
         ARCHIVED jobs appear only when asked for by ``phases``. Filters are
-        ANDed; ``last`` keeps the newest ``last`` of what matches.
+        ANDed; ``last`` keeps the newest ``last`` of what matches. The views
+        come as they are read, in chunks (:func:`.views.stream_job_list`), so
+        that a whole list is rendered and sent in bounded memory.
         """
         query = select(*JOB_LIST_COLUMNS).where(Job.job_type_name == type_name,
                                                 Job.deleted.is_(False))
@@ -174,11 +176,7 @@ class JobService:
         if after is not None:
             query = query.where(Job.creation_time > after)
         query = query.where(policy.readable(identity))
-        query = query.order_by(Job.creation_time.desc(), Job.id.desc())
-        if last is not None:
-            query = query.limit(last)
-        with self.db.read() as session:
-            return job_list_views(session.execute(query))
+        return stream_job_list(self.db.engine, query, last=last)
 
     # -- creating ------------------------------------------------------------------------
     def create(

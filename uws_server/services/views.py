@@ -1,4 +1,4 @@
-"""Read-only views of jobs, loaded with three Core queries and no ORM bookkeeping.
+"""Read-only views of jobs, loaded with prebuilt Core statements and no ORM bookkeeping.
 
 A job GET is the hottest request (pyvo re-reads the job for every property),
 so reads skip the ORM's identity map and unit of work: plain rows become
@@ -8,12 +8,26 @@ frozen dataclasses with the same attribute names the renderers use on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from ..models import Job, JobGrant, JobParameter, JobResult
 
@@ -74,14 +88,26 @@ _GRANTED = (select(JobGrant.permission)
             .scalar_subquery().label("granted"))
 
 # Built once: constructing statements costs more than running them on a small table.
-_JOB = select(*_JOB_COLUMNS, _GRANTED).where(Job.id == bindparam("job_id"),
-                                             Job.job_type_name == bindparam("type_name"),
-                                             Job.deleted.is_(False))
-_PARAMS = (select(JobParameter.name, JobParameter.value, JobParameter.is_file,
-                  JobParameter.source_url)
-           .where(JobParameter.job_id == bindparam("job_id")).order_by(JobParameter.position))
-_RESULTS = (select(JobResult.result_id, JobResult.path, JobResult.mime_type, JobResult.size)
-            .where(JobResult.job_id == bindparam("job_id")).order_by(JobResult.position))
+# Parameters and results as one kind of row (kind 1 and 2), so that the job, its
+# parameters and its results come back from one statement: one round trip per GET.
+_PARTS = union_all(
+    select(literal(1).label("kind"), JobParameter.position.label("position"),
+           JobParameter.name.label("a"), JobParameter.value.label("b"),
+           JobParameter.source_url.label("c"), JobParameter.is_file.label("flag"),
+           null().cast(BigInteger).label("size"))
+    .where(JobParameter.job_id == bindparam("job_id")),
+    select(literal(2), JobResult.position, JobResult.result_id, JobResult.path,
+           JobResult.mime_type, null().cast(Boolean), JobResult.size)
+    .where(JobResult.job_id == bindparam("job_id")),
+).subquery("parts")
+_JOB_DOCUMENT = (
+    select(*_JOB_COLUMNS, _GRANTED, _PARTS.c.kind, _PARTS.c.a, _PARTS.c.b, _PARTS.c.c,
+           _PARTS.c.flag, _PARTS.c.size)
+    .outerjoin(_PARTS, true())
+    .where(Job.id == bindparam("job_id"), Job.job_type_name == bindparam("type_name"),
+           Job.deleted.is_(False))
+    .order_by(_PARTS.c.kind, _PARTS.c.position))
+_VIEW_FIELDS = len(_JOB_COLUMNS) + 1
 
 
 _PHASE = select(Job.phase, Job.owner_id, _GRANTED).where(
@@ -105,15 +131,17 @@ def load_job_view(connection: Connection, type_name: str, job_id: str, username:
 
     The view's ``granted`` holds ``username``'s grant bits on the job.
     """
-    row = connection.execute(_JOB, {"job_id": job_id, "type_name": type_name,
-                                    "username": username or ""}).one_or_none()
-    if row is None:
+    rows = connection.execute(_JOB_DOCUMENT, {"job_id": job_id, "type_name": type_name,
+                                              "username": username or ""}).all()
+    if not rows:
         return None
-    params = connection.execute(_PARAMS, {"job_id": job_id}).all()
-    results = connection.execute(_RESULTS, {"job_id": job_id}).all()
-    view = JobView(*row)
-    view.parameters.extend(ParameterView(*p) for p in params)
-    view.results.extend(ResultView(*r) for r in results)
+    view = JobView(*rows[0][:_VIEW_FIELDS])
+    for row in rows:
+        kind, a, b, c, flag, size = row[_VIEW_FIELDS:]
+        if kind == 1:
+            view.parameters.append(ParameterView(a, b, bool(flag), c))
+        elif kind == 2:
+            view.results.append(ResultView(a, b, c, size))
     return view
 
 
@@ -123,3 +151,43 @@ def job_list_views(rows: Iterable[Any]) -> list[JobView]:
 
 
 JOB_LIST_COLUMNS = _JOB_COLUMNS
+#: Job-list entries read per statement when a list is streamed.
+LIST_CHUNK = 1000
+_NEWEST_FIRST = (Job.creation_time.desc(), Job.id.desc())
+
+
+def stream_job_list(engine: Engine, query: Select[Any], *, last: int | None
+                    ) -> Iterator[JobView]:
+    """The views of ``query`` (columns :data:`JOB_LIST_COLUMNS`), newest first, in chunks.
+
+    Each chunk is one short statement that starts after the previous chunk's
+    last (creation time, id) -- keyset pagination on the list indexes -- so a
+    100,000-job list holds neither a transaction open while a slow client
+    reads nor more than :data:`LIST_CHUNK` rows in memory. Jobs created while
+    a list is sent are newer than its start and do not appear; none appears
+    twice. The first chunk is read before this returns, so a failing database
+    fails the request, not the middle of its body.
+    """
+    def chunk(size: int, after: JobView | None) -> list[JobView]:
+        page = query
+        if after is not None:
+            page = page.where(Job.creation_time <= after.creation_time,
+                              or_(Job.creation_time < after.creation_time,
+                                  and_(Job.creation_time == after.creation_time,
+                                       Job.id < after.id)))
+        with engine.connect() as connection:
+            return job_list_views(connection.execute(page.order_by(*_NEWEST_FIRST)
+                                                     .limit(size)))
+
+    def rest(first: list[JobView], wanted: int | None) -> Iterator[JobView]:
+        views, left = first, wanted
+        while True:
+            yield from views
+            if left is not None:
+                left -= len(views)
+            if len(views) < LIST_CHUNK or left == 0:
+                return
+            views = chunk(LIST_CHUNK if left is None else min(LIST_CHUNK, left), views[-1])
+
+    first = chunk(LIST_CHUNK if last is None else min(LIST_CHUNK, last), None)
+    return rest(first, last)
