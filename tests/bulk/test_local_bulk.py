@@ -39,9 +39,10 @@ def _dispatcher(parts: Components, cores: int) -> tuple[Dispatcher, LocalExecuto
     return Dispatcher(parts, executor), executor
 
 
-def test_a_thousand_echo_jobs_queued_together_all_run_to_completed_on_the_local_executor(
+def test_echo_jobs_queued_together_all_run_to_completed_in_slices_on_the_local_executor(
         parts, caplog):
-    job_ids = queue_echo_jobs(parts, 1000)
+    # 300 here: the 1,000-job local sweep is tests/batches/test_sweep_runs.py (through HTTP)
+    job_ids = queue_echo_jobs(parts, 300)
     dispatcher, _executor = _dispatcher(parts, 16)
     with caplog.at_level(logging.INFO, logger="uws_server.dispatch.bulk"):
         assert tick_until(dispatcher.tick,
@@ -50,8 +51,8 @@ def test_a_thousand_echo_jobs_queued_together_all_run_to_completed_on_the_local_
     assert set(phases(parts, job_ids).values()) == {"COMPLETED"}
     bulk = [r.getMessage() for r in caplog.records if "in bulk" in r.getMessage()]
     assert bulk, "the jobs were handed over one by one"
-    assert sum(int(line.split()[0]) for line in bulk) >= 900  # nearly all went in slices
-    for index in (0, 499, 999):
+    assert sum(int(line.split()[0]) for line in bulk) >= 270  # nearly all went in slices
+    for index in (0, 149, 299):
         result = parts.storage.job_dir(job_ids[index]) / "outputs" / "result.txt"
         assert result.read_text() == f"m{index}"
 
