@@ -104,6 +104,7 @@ def batch_state_json(batch_id: str) -> Response:
     context = _batch_context(batch_id)
     return json_response({"bar": render_template("ui/_batch_bar.html", **context),
                           "rows": render_template("ui/_batch_rows.html", **context),
+                          "actions": render_template("ui/_batch_actions.html", **context),
                           "counts": context["summary"].counts, "active": context["active"]})
 
 

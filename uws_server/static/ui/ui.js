@@ -65,6 +65,8 @@
         var rows = document.getElementById("batch-rows");
         if (bar.innerHTML !== doc.bar) { bar.innerHTML = doc.bar; }
         if (rows.innerHTML !== doc.rows) { rows.innerHTML = doc.rows; }
+        var actions = document.getElementById("batch-actions");
+        if (actions.innerHTML !== doc.actions) { actions.innerHTML = doc.actions; }
         holder.setAttribute("data-active", doc.active ? "true" : "false");
         if (doc.active) { setTimeout(tick, POLL_MS); }
       }).catch(function () { setTimeout(tick, POLL_MS * 4); });
