@@ -71,7 +71,8 @@ def test_an_echo_job_submitted_through_the_form_completes_without_a_reload(alice
     page.goto(f"{ui_server.url}/ui/signin")
     shots(page, "signin")
     page.goto(f"{ui_server.url}/ui/submit/echo")
-    assert page.get_by_label("message").is_visible()  # the generated field, labelled
+    labelled = page.get_by_label("message")  # the generated field, then its sweep box
+    assert labelled.first.is_visible() and labelled.first.get_attribute("id") == "in-message"
     page.locator("#in-message").fill("hello from Chromium")
     page.locator("#in-RUNID").fill("browser-echo")
     shots(page, "submit")
