@@ -240,6 +240,15 @@ def _batch_of_alice(world: World, *, fresh: bool = False) -> tuple[str, str]:
     return found
 
 
+def ui_batch(method: str, path: str, ok: int = 200, *, fresh: bool = False,
+             anonymous: int = 303, **kwargs: Any) -> Case:
+    """A web-interface page of alice's batch: the owner's and admins', 404 for the rest."""
+    def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
+        batch_id = _batch_of_alice(world, fresh=fresh)[0]
+        return method, f"/ui/batches/{batch_id}{path}", dict(kwargs)
+    return Case("owned", build, ok, anonymous=anonymous)
+
+
 def batch_read(path: str) -> Case:
     def build(world: World, role: str) -> tuple[str, str, dict[str, Any]]:
         batch_id, job_id = _batch_of_alice(world)
@@ -392,6 +401,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("vosi.availability", "GET"): fixed("GET", "/availability", "public", 200),
     ("vosi.uws_capabilities", "GET"): fixed("GET", "/uws/capabilities", "user", 200),
     ("vosi.uws_availability", "GET"): fixed("GET", "/uws/availability", "public", 200),
+    # -- the web interface's batch pages and the submit form's sweep (uibatch) ---------------
+    ("ui.batches", "GET"): ui_page("GET", "/ui/batches", "user", 200),
+    ("ui.batch", "GET"): ui_batch("GET", ""),
+    ("ui.batch_state_json", "GET"): ui_batch("GET", "/state.json", anonymous=401),
+    ("ui.batch_action", "POST"): ui_batch("POST", "/action", 303, fresh=True,
+                                          data={"action": "abort"}),
 }
 
 

@@ -1,9 +1,10 @@
 """The web interface in a real headless Chromium (Debian's, driven by Playwright).
 
 Sign in, submit an echo job through the generated form, watch it reach COMPLETED
-without a reload, open its result, abort a running sleep, share a job and see it
-from the other user's session, see a form error, and see a UWS document rendered
-through the shipped XSLT. The SQLite run also refreshes docs/screenshots/.
+without a reload, open its result, submit a sweep and watch its batch reach 3 SUCCEEDED,
+abort a running sleep, share a job and see it from the other user's session, see a form
+error, and see a UWS document rendered through the shipped XSLT. The SQLite run also
+refreshes docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def test_an_echo_job_submitted_through_the_form_completes_without_a_reload(alice
     page.goto(f"{ui_server.url}/ui/signin")
     shots(page, "signin")
     page.goto(f"{ui_server.url}/ui/submit/echo")
-    assert page.get_by_label("message").is_visible()  # the generated field, labelled
+    labelled = page.get_by_label("message")  # the generated field, then its sweep box
+    assert labelled.first.is_visible() and labelled.first.get_attribute("id") == "in-message"
     page.locator("#in-message").fill("hello from Chromium")
     page.locator("#in-RUNID").fill("browser-echo")
     shots(page, "submit")
@@ -90,6 +92,30 @@ def test_an_echo_job_submitted_through_the_form_completes_without_a_reload(alice
     page.goto(f"{ui_server.url}/ui/jobs")
     assert "browser-echo" in page.locator("#job-rows").inner_text()
     shots(page, "jobs")
+
+
+def test_a_sweep_of_three_echo_jobs_is_watched_to_three_succeeded_without_a_reload(
+        alice, ui_server, shots):
+    from playwright.sync_api import expect
+
+    page = alice
+    page.goto(f"{ui_server.url}/ui/submit/echo")
+    page.locator("details.sweep > summary").click()
+    page.get_by_label("Submit a sweep").check()
+    page.locator("#sw-message").fill("first light\nsecond light\nthird light")
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url("**/ui/batches/*")
+    page.evaluate("window.__sameDocument = true")
+    expect(page.locator("#count-succeeded")).to_have_text("3", timeout=90_000)
+    assert page.evaluate("window.__sameDocument") is True  # followed by polling, no reload
+    rows = page.locator("#batch-rows").inner_text()
+    assert rows.count("SUCCEEDED") == 3 and "message=third light" in rows
+    assert page.locator("#batch").get_attribute("data-active") == "false"
+    expect(page.get_by_role("button", name="Abort batch")).to_have_count(0)  # nothing to abort
+    shots(page, "batch")
+    page.locator("#batch-rows a").first.click()  # the rows link to the jobs
+    page.wait_for_url("**/ui/jobs/*")
+    assert page.locator("#batch-link").is_visible()  # and a job links back to its batch
 
 
 def test_a_running_sleep_is_aborted_from_its_page(alice, ui_server):

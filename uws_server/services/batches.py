@@ -377,6 +377,34 @@ class BatchService:
                                "note": "batch start", "kind": "phase"})
         return jobs, params, events
 
+    def batch_of(self, job_id: str) -> str | None:
+        """The batch a job belongs to, if any (for a page that already showed the job to the
+        caller: it tells nothing about a job one may not see)."""
+        with self.db.engine.connect() as connection:
+            return connection.execute(select(Job.batch_id).where(Job.id == job_id)
+                                      ).scalar_one_or_none()
+
+    # -- aborting ----------------------------------------------------------------------
+    def abort(self, identity: Identity, batch_id: str) -> int:
+        """Abort every job of the batch that has not finished, as ``PHASE=ABORT`` does one
+        by one (the dispatcher cancels those the backend has); finished ones stay as they
+        are. One transaction; how many jobs were aborted."""
+        unfinished = [p.value for p in ACTIVE | {P.PENDING}]
+        with self.db.write() as session:
+            self._load(session.connection(), identity, batch_id, Permission.EXECUTE)
+            query = select(Job).where(*_IN_BATCH, Job.phase.in_(unfinished))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(of=Job)
+            count = 0
+            for job in session.scalars(query, {"batch_id": batch_id}):
+                if job.backend_id is not None or job.submit_token is not None:
+                    job.cancel_requested = True
+                transition(session, job, P.ABORTED, actor=identity.label, note="batch aborted",
+                           error_type="fatal", error_message="aborted by " + identity.label)
+                count += 1
+        log.info("aborted %d jobs of batch %s for %s", count, batch_id, identity.label)
+        return count
+
     # -- deleting ----------------------------------------------------------------------
     def delete(self, identity: Identity, batch_id: str) -> None:
         """Delete a batch: abort its jobs the backend has, then destroy all of its jobs

@@ -4,7 +4,7 @@ Server-side pages (Jinja2 templates in ``templates/ui``) over the same
 services as the API doors, with a little JavaScript (``static/ui/ui.js``)
 that follows active jobs by polling small JSON endpoints. The pages are
 thin handlers too: the routes live in :mod:`.pages` (reading),
-:mod:`.actions` (changing jobs), :mod:`.submit` and :mod:`.admin`.
+:mod:`.actions` (changing jobs), :mod:`.batches`, :mod:`.submit` and :mod:`.admin`.
 
 Authentication (:mod:`.session`): the session cookie of a signed-in browser,
 else the request's headers as the API doors read them. Unauthenticated pages
@@ -100,4 +100,4 @@ def _context() -> dict[str, Any]:
             "signed_in": g.get("ui_via") == "session"}
 
 
-from . import actions, admin, pages, submit  # noqa: E402,F401  (routes register on bp)
+from . import actions, admin, batches, pages, submit  # noqa: E402,F401  (routes register on bp)

@@ -112,7 +112,8 @@ def _job_context(job_id: str) -> dict[str, Any]:
             "previews": previews, "active": view.phase in ACTIVE, "may_share": may_share,
             "may_create": not identity.read_only,
             "grants": components().grants.list(identity, job_id) if may_share else [],
-            "base": http.base_url(), "logs": LOG_NAMES}
+            "base": http.base_url(), "logs": LOG_NAMES,
+            "batch_id": components().batches.batch_of(view.id)}
 
 
 @bp.get("/jobs/<job_id>")

@@ -3,7 +3,9 @@
 The form posts what a UWS client would (the inputs by name, ``RUNID``,
 ``EXECUTIONDURATION``, ``PHASE=RUN`` unless "create only" is chosen) to
 :meth:`JobService.create`, so the API's rules decide; a refusal re-shows the
-form with the values kept and the message next to its field.
+form with the values kept and the message next to its field. With the sweep
+ticked (:mod:`.sweep`), the form becomes a batch instead, one job per
+combination, and the browser goes to the batch's page.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from flask import Response, render_template, request, url_for
 from ..api.http import components, current_identity, see_other
 from ..errors import InvalidParameter, JobTypeInactive, PayloadTooLarge, QuotaExceeded
 from ..jobtypes.service import resolve
-from . import bp
+from . import bp, sweep
 from .forms import field_of_message, fields_of, submitted
 
 
@@ -50,6 +52,8 @@ def submit(type_name: str) -> Response | tuple[str, int]:
     context = _form(type_name)
     params, uploads = submitted(context["fields"], request.form,
                                 list(request.files.items(multi=True)))
+    if sweep.wanted(request.form):
+        return _submit_sweep(type_name, context, uploads)
     if request.form.get("start", "run") == "run":
         params.append(("PHASE", "RUN"))
     try:
@@ -60,3 +64,23 @@ def submit(type_name: str) -> Response | tuple[str, int]:
         return render_template("ui/submit.html", **context, values=request.form,
                                errors=errors, error=None if field else exc.message), exc.status
     return see_other(url_for("ui.job", job_id=job.id))
+
+
+def _submit_sweep(type_name: str, context: dict[str, Any], uploads: dict[str, list[Any]]
+                  ) -> Response | tuple[str, int]:
+    """Create the sweep's batch; 303 to its page, or the form with the error at its field."""
+    fields = context["fields"]
+    try:
+        body = sweep.batch_body(type_name, fields, request.form, uploads)
+        summary = components().batches.create(current_identity(), body)
+    except sweep.SweepRefused as exc:
+        field, message, status = exc.field, exc.message, exc.status
+    except (InvalidParameter, PayloadTooLarge, QuotaExceeded, JobTypeInactive) as exc:
+        field, message = sweep.sweep_error(fields, sweep.swept(fields, request.form),
+                                           exc.message)
+        status = exc.status
+    else:
+        return see_other(url_for("ui.batch", batch_id=summary.batch.id))
+    errors = {field: message} if field else {}
+    return render_template("ui/submit.html", **context, values=request.form, errors=errors,
+                           error=None if field else message), status

@@ -57,6 +57,23 @@
     if (holder.getAttribute("data-active") === "true") { setTimeout(tick, POLL_MS); }
   }
 
+  function followBatch(holder) {
+    var url = holder.getAttribute("data-state");
+    function tick() {
+      getJSON(url).then(function (doc) {
+        var bar = document.getElementById("batch-bar");
+        var rows = document.getElementById("batch-rows");
+        if (bar.innerHTML !== doc.bar) { bar.innerHTML = doc.bar; }
+        if (rows.innerHTML !== doc.rows) { rows.innerHTML = doc.rows; }
+        var actions = document.getElementById("batch-actions");
+        if (actions.innerHTML !== doc.actions) { actions.innerHTML = doc.actions; }
+        holder.setAttribute("data-active", doc.active ? "true" : "false");
+        if (doc.active) { setTimeout(tick, POLL_MS); }
+      }).catch(function () { setTimeout(tick, POLL_MS * 4); });
+    }
+    if (holder.getAttribute("data-active") === "true") { setTimeout(tick, POLL_MS); }
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
@@ -66,6 +83,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var list = document.querySelector("[data-live-list]");
     if (list) { followList(list); }
+    var batch = document.getElementById("batch");
+    if (batch) { followBatch(batch); }
     var job = document.getElementById("job");
     if (job) {
       followJob(job);
