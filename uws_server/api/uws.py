@@ -46,9 +46,14 @@ def _job_url(jobtype: str, job_id: str) -> str:
     return f"{_list_url(jobtype)}/{job_id}"
 
 
+def _stylesheet_url() -> str:
+    """The XSLT a browser renders UWS documents with (``static/uws.xsl``)."""
+    return f"{http.base_url()}/static/uws.xsl"
+
+
 def _xml(body: bytes) -> Response:
-    """A UWS document with the stylesheet a browser renders it with (``static/uws.xsl``)."""
-    return http.xml_response(uws_xml.with_stylesheet(body, f"{http.base_url()}/static/uws.xsl"))
+    """A UWS document with the stylesheet a browser renders it with."""
+    return http.xml_response(uws_xml.with_stylesheet(body, _stylesheet_url()))
 
 
 def _live(jobtype: str, job_id: str) -> JobView:
@@ -97,7 +102,8 @@ def job_list(jobtype: str) -> Response:
     if wants_json():  # streamed as rendered: a whole list in bounded memory
         return Response(uws_json.job_list_chunks(_list_url(jobtype), jobs),
                         content_type=http.JSON_TYPE)
-    return Response(uws_xml.job_list_chunks(_list_url(jobtype), jobs),
+    chunks = uws_xml.job_list_chunks(_list_url(jobtype), jobs)
+    return Response(uws_xml.chunks_with_stylesheet(chunks, _stylesheet_url()),
                     content_type=http.XML_TYPE)
 
 

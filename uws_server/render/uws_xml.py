@@ -181,6 +181,15 @@ def results_document(list_url: str, job: Job) -> bytes:
     return _serialize(root)
 
 
+def chunks_with_stylesheet(chunks: Iterator[bytes], href: str) -> Iterator[bytes]:
+    """A document in pieces (:func:`job_list_chunks`), its first piece :func:`with_stylesheet`."""
+    first = next(chunks, None)
+    if first is None:
+        return
+    yield with_stylesheet(first, href)
+    yield from chunks
+
+
 def with_stylesheet(document: bytes, href: str) -> bytes:
     """``document`` with an ``<?xml-stylesheet?>`` instruction after its XML declaration.
 
