@@ -32,7 +32,7 @@ def test_a_check_refuses_a_job_of_its_type_before_anything_is_written(components
     with pytest.raises(InvalidParameter, match="secret"):
         components.jobs.create(ANONYMOUS, "echo", [("message", "a secret")], {})
     assert check.seen == [{"message": ["a secret"]}]
-    assert components.jobs.list(ANONYMOUS, "echo") == []
+    assert list(components.jobs.list(ANONYMOUS, "echo")) == []
     assert not job_dirs(components.settings.data_dir)
     assert components.jobs.create(ANONYMOUS, "echo", [("message", "public")], {}).id
 

@@ -136,7 +136,13 @@ def test_exceeded_time_limit_ends_timed_out(
     wait_for(executor, spec.job_id, handle, {BackendState.EXECUTING})
     # Slurm counts limits in minutes; moving the job's end to "now" (an operator
     # action) makes the limit expire at the controller's next check (<= 30 s).
-    moved = slurm_cluster.run("scontrol", "update", f"JobId={handle.backend_id}", "EndTime=now")
+    # Slurm refuses an end time that is not after the start (same second): try again.
+    for _ in range(10):
+        moved = slurm_cluster.run("scontrol", "update", f"JobId={handle.backend_id}",
+                                  "EndTime=now")
+        if moved.returncode == 0 or "Invalid time" not in moved.stderr:
+            break
+        time.sleep(1)
     assert moved.returncode == 0, moved.stderr
     status = wait_for(executor, spec.job_id, handle, timeout=75)
     assert status.state is BackendState.TIMED_OUT, status
