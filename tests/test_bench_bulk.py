@@ -26,6 +26,7 @@ def test_bench_bulk_part_hands_every_job_over_and_reports_the_ratio_to_one_by_on
     bulk, single = local["bulk"], local["one_by_one"]
     assert (bulk["jobs"], bulk["handed_over"]) == (20, 20)
     assert (single["jobs"], single["handed_over"]) == (5, 5)
-    assert abs(bulk["ms_per_job"] - 1000 * bulk["seconds"] / 20) < 0.01
+    # ``seconds`` is rounded to the millisecond, so its per-job share is off by up to 0.5 ms / 20.
+    assert abs(bulk["ms_per_job"] - 1000 * bulk["seconds"] / 20) <= 1000 * 0.0005 / 20 + 0.001
     assert abs(local["speedup_per_job"] - single["ms_per_job"] / bulk["ms_per_job"]) < 0.1
     assert "| sqlite local | 20 |" in done.stdout
