@@ -13,9 +13,9 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 #: inside JobService, ``list`` is its method, not the builtin).
 ParamValues = dict[str, list[ParamValue]]
 RelativePaths = list[str]
+ParameterRows = list[dict[str, Any]]
 
 
 def _check_may_create(identity: Identity, type_name: str, configuration: Any) -> None:
@@ -258,14 +259,14 @@ class JobService:
         return job
 
     def _parameter_rows(self, job_id: str, values: ParamValues, position: int,
-                        written: RelativePaths | None = None) -> list[dict[str, Any]]:
+                        written: RelativePaths | None = None) -> ParameterRows:
         """Write uploaded files and return the parameter rows (numbered from ``position``);
         may raise PayloadTooLarge.
 
         Each uploaded file gets a path no file has yet (a replaced upload's file
         stays until the change commits) and is added to ``written`` once on disk.
         """
-        rows: list[dict[str, Any]] = []
+        rows: ParameterRows = []
         for name, entries in values.items():
             for index, entry in enumerate(entries):
                 value, source = entry.value, entry.url
@@ -569,14 +570,16 @@ def _insert_new_job(session: Session, job: Job, parameters: Sequence[Mapping[str
     state = job.__dict__
     row = {attr.columns[0].key: state[attr.key]
            for attr in _JOB_COLUMNS if attr.key in state}
-    session.execute(insert(Job.__table__), [row])
+    session.execute(insert(_JOBS), [row])
     if parameters:
-        session.execute(insert(JobParameter.__table__).values(list(parameters)))
+        session.execute(insert(_PARAMETERS).values(list(parameters)))
     make_transient_to_detached(job)
     session.add(job)
 
 
 _JOB_COLUMNS = tuple(sa_inspect(Job).column_attrs)
+_JOBS = cast(Table, Job.__table__)
+_PARAMETERS = cast(Table, JobParameter.__table__)
 
 
 class _FileChanges:
