@@ -131,11 +131,25 @@ def get_job(jobtype: str, job_id: str) -> Response:
         text = one_value(params, "PHASE", required=False)
         phase = parse_phase("PHASE", text) if text is not None else None
         waiter: Waiter = http.components().waiter
-        waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
+        woken = waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
+        if woken is not None:  # one rendering for every request this change woke
+            key = ("job", job_id, woken, wants_json(), _list_url(jobtype), _stylesheet_url())
+            return _copy(waiter.shared.get(key, lambda: _job_response(jobtype, job_id)))
+    return _job_response(jobtype, job_id)
+
+
+def _job_response(jobtype: str, job_id: str) -> Response:
+    """The job document, XML or JSON as the client asked."""
     job = _live(jobtype, job_id)
     if wants_json():
         return json_response(uws_json.job_document(_list_url(jobtype), job))
     return _xml(uws_xml.job_document(_list_url(jobtype), job))
+
+
+def _copy(shared: Response) -> Response:
+    """A response of its own for one request, with the body another request rendered."""
+    return Response(shared.get_data(), status=shared.status_code,
+                    content_type=shared.content_type)
 
 
 @bp.post("/<jobtype>/<job_id>")

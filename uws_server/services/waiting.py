@@ -11,6 +11,10 @@ most ``max_waiters`` are blocked at once per process: the server gives its
 workers that many threads on top of those for ordinary requests
 (:mod:`uws_server.server`), so a crowd of waiters never delays a plain GET.
 On shutdown :meth:`Waiter.shutdown` answers every blocked request at once.
+
+The requests a change wakes together share one read of the phase and one
+rendering of the document (:attr:`Waiter.shared`, keyed by the wake-up's
+generation): a crowd of a thousand costs what one waiter costs.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..metrics import WAIT_BLOCKED
 from ..notify import WakeBus
 from ..phases import WAITABLE, ExecutionPhase
 from .jobs import JobService
+from .shared import SharedResults
 
 #: Least seconds between two database re-reads of one blocked request.
 SAFETY_RECHECK = 5.0
@@ -50,6 +55,8 @@ class Waiter:
         self.max_waiters = max(0, max_waiters)
         self._lock = threading.Lock()
         self._blocked = 0
+        #: What the requests woken by one change share: their phase read and their document.
+        self.shared = SharedResults()
 
     @property
     def blocked(self) -> int:
@@ -79,7 +86,7 @@ class Waiter:
         return max(SAFETY_RECHECK, self._blocked / RECHECKS_PER_SECOND)
 
     def wait(self, identity: Identity, type_name: str, job_id: str, seconds: int,
-             phase: ExecutionPhase | None) -> None:
+             phase: ExecutionPhase | None) -> int | None:
         """Block while the job stays in its current (waitable) phase.
 
         Parameters
@@ -88,29 +95,44 @@ class Waiter:
             The client's ``WAIT``; -1 (or any negative) means "as long as allowed".
         phase
             The client's ``PHASE``: block only if the job is in that phase now.
+
+        Returns
+        -------
+        int or None
+            When a wake-up showed the job in another phase, its generation: the requests
+            woken by the same change share their document under it (:attr:`shared`).
+            ``None`` when the request returns for any other reason (not blocked, the
+            deadline, a re-read, the process stopping).
         """
         start = self.jobs.phase_of(identity, type_name, job_id)
         if start not in WAITABLE or (phase is not None and start is not phase) or seconds == 0:
-            return
+            return None
         timeout = self.max_wait if seconds < 0 else min(seconds, self.max_wait)
         if timeout <= 0 or self.bus.stopping or not self._enter():
-            return  # too many blocked requests, or stopping: answer now rather than hold on
+            return None  # too many blocked requests, or stopping: answer now, not later
         gauge = WAIT_BLOCKED.labels(type_name)
         gauge.inc()
         try:
             deadline = time.monotonic() + timeout
             # spread the first re-read: requests that arrive together need not re-read together
             interval = random.uniform(0.5, 1.0) * self._recheck_interval()
+            woken = False
             while True:
                 generation = self.bus.generation(job_id)
                 if self.bus.stopping:
-                    return
-                if self.jobs.phase_of(identity, type_name, job_id) is not start:
-                    return
+                    return None
+                if woken:  # the crowd woken by this change reads the phase once
+                    now = self.shared.get(
+                        ("phase", job_id, generation),
+                        lambda: self.jobs.phase_of(identity, type_name, job_id))
+                    if now is not start:
+                        return generation
+                elif self.jobs.phase_of(identity, type_name, job_id) is not start:
+                    return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return
-                self.bus.wait(job_id, generation, min(remaining, interval))
+                    return None
+                woken = self.bus.wait(job_id, generation, min(remaining, interval))
                 interval = self._recheck_interval()
         finally:
             gauge.dec()
