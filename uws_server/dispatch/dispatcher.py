@@ -43,7 +43,7 @@ from ..timeutil import as_utc, utcnow
 from . import outcomes
 from .lease import LEASE_SECONDS, Lease
 from .statistics import StatisticsKeeper
-from .submission import Submitter
+from .submission import WAITING_FOR_SUBMISSION, Submitter
 from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -73,7 +73,14 @@ def _duties(now: Any) -> dict[str, tuple[Any, ...]]:
                                 Job.submit_token.is_not(None), Job.backend_id.is_(None)),
         "release_held": (Job.deleted.is_(False), Job.release_requested.is_(True)),
         "enforce_durations": (Job.deleted.is_(False), Job.duration_dirty.is_(True)),
+        "time_limits": _TIME_LIMITED,
+        "submit_queued": WAITING_FOR_SUBMISSION,
     }
+
+
+#: Executing jobs with a time limit: enforce_durations reads their start times.
+_TIME_LIMITED = (Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
+                 Job.execution_duration > 0, Job.start_time.is_not(None))
 
 
 #: Whether each flag-driven step has work: one statement, built once (building
@@ -215,7 +222,7 @@ class Dispatcher:
         return JobHandle(job.backend_id, self.c.storage.job_dir(job.id).resolve(),
                          job.backend_cursor)
 
-    def _is_due(self, duty: str) -> bool:
+    def is_due(self, duty: str) -> bool:
         """Whether a flag-driven step may have work (always, for a step called on its own)."""
         return self._due is None or duty in self._due
 
@@ -286,6 +293,8 @@ class Dispatcher:
     # -- steps ---------------------------------------------------------------------------
     def purge_deleted(self) -> None:
         """Destroyed jobs: stop their backend job, remove their files, forget them."""
+        if not self.is_due("purge_deleted"):
+            return
         done = self._cancel_in_bulk((Job.deleted.is_(True), Job.cancel_requested.is_(True)))
         if done is None:
             return
@@ -323,7 +332,7 @@ class Dispatcher:
 
     def carry_out_aborts(self) -> None:
         """Aborted jobs still known to a backend: cancel them there, keep their results."""
-        if not self._is_due("carry_out_aborts"):
+        if not self.is_due("carry_out_aborts"):
             return
         where = (Job.deleted.is_(False), Job.cancel_requested.is_(True),
                  Job.phase.not_in([p.value for p in ACTIVE]))
@@ -345,7 +354,7 @@ class Dispatcher:
         All of them are looked up in one :meth:`~.Executor.find_many` (a bulk
         submission cut short leaves a whole slice so), then recorded in chunks.
         """
-        if not self._is_due("recover_submissions"):
+        if not self.is_due("recover_submissions"):
             return
         waiting = (Job.deleted.is_(False), Job.phase == P.QUEUED.value,
                    Job.submit_token.is_not(None), Job.backend_id.is_(None))
@@ -517,14 +526,15 @@ class Dispatcher:
             job.duration_dirty = False
 
         self._for_each_due("enforce_durations", update)
+        if not self.is_due("time_limits"):
+            return
         now = utcnow()
         grace = self.executor.duration_grace
 
         def expired(start: datetime | None, seconds: int) -> bool:
             return start is not None and now >= as_utc(start) + timedelta(seconds=seconds + grace)
 
-        running = (Job.deleted.is_(False), Job.phase == P.EXECUTING.value,
-                   Job.execution_duration > 0, Job.start_time.is_not(None))
+        running = _TIME_LIMITED
         with self.c.db.read() as session:  # read first: a write transaction only when due
             due = [job_id for job_id, start, seconds in session.execute(
                 select(Job.id, Job.start_time, Job.execution_duration).where(*running))

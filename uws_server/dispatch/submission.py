@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
+#: Queued jobs not yet handed over nor being handed over: what :meth:`Submitter.submit_queued`
+#: submits (the dispatcher's look at the flags tells it whether there are any).
+WAITING_FOR_SUBMISSION = (Job.deleted.is_(False), Job.phase == P.QUEUED.value,
+                          Job.backend_id.is_(None), Job.submit_token.is_(None))
 ACTOR = "dispatcher"
 
 
@@ -82,9 +86,10 @@ class Submitter:
         """Hand queued jobs to the executor, by priority, within its free slots and caps."""
         self._end_failed_stagings()
         db = self.d.c.db
-        waiting = [Job.deleted.is_(False), Job.phase == P.QUEUED.value,
-                   Job.backend_id.is_(None), Job.submit_token.is_(None)]
+        waiting = list(WAITING_FOR_SUBMISSION)
         busy = self.stager.busy()
+        if not busy and not self.d.is_due("submit_queued"):
+            return  # this tick's look at the flags found no queued job
         if busy:
             waiting.append(Job.id.not_in(busy))
         with db.read() as session:

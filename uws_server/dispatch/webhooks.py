@@ -40,7 +40,7 @@ from sqlalchemy import CursorResult, func, select, update
 from .. import metrics
 from ..models import Job, NotificationDelivery
 from ..services import history
-from ..timeutil import utcnow
+from ..timeutil import as_utc, utcnow
 from ..urlguard import UrlRefused, open_url, url_policy
 from . import signing
 
@@ -53,6 +53,8 @@ ACTOR = "dispatcher"
 MAX_RESPONSE_BYTES = 64 * 1024
 CLAIM_MARGIN = 10.0  # seconds a claim outlives its attempt's timeout
 BATCH = 20  # deliveries per round
+IDLE_LOOK_SECONDS = 30.0  # the longest an idle sender goes without looking at the outbox
+MIN_PAUSE = 0.05  # seconds between rounds at least, when a round left work it could not claim
 D = NotificationDelivery
 
 _counts: Counter[str] = Counter()
@@ -171,16 +173,33 @@ class WebhookSender:
             self._thread.join(self.settings.webhook_timeout + 1 if timeout is None else timeout)
 
     def run_forever(self) -> None:
-        """Send rounds until stopped; idle, wake every ``UWS_POLL_INTERVAL`` or when kicked."""
+        """Send rounds until stopped; idle, sleep until the next retry is due or a kick.
+
+        Deliveries are written in the transaction of a phase change, whose commit kicks
+        the dispatcher and so this sender; what is left is retries, whose time is known.
+        An idle sender therefore looks at the outbox once per :data:`IDLE_LOOK_SECONDS`
+        at most, not once a tick.
+        """
         while not self._stop.is_set():
             self._kick.clear()
             try:
                 sent = self.send_due()
+                pause = 0.0 if sent >= BATCH else self._seconds_to_next_due()
             except Exception:
                 log.exception("webhook round failed")
-                sent = 0
-            if sent < BATCH:
-                self._kick.wait(self.settings.poll_interval)
+                pause = self.settings.poll_interval
+            if pause > 0:
+                self._kick.wait(pause)
+
+    def _seconds_to_next_due(self) -> float:
+        """Seconds until the next pending delivery is due, within
+        [:data:`MIN_PAUSE`, :data:`IDLE_LOOK_SECONDS`]."""
+        with self.db.read() as session:
+            due = session.scalar(select(func.min(D.next_attempt_at)).where(D.state == "pending"))
+        if due is None:
+            return IDLE_LOOK_SECONDS
+        wait = (as_utc(due) - utcnow()).total_seconds()
+        return min(IDLE_LOOK_SECONDS, max(MIN_PAUSE, wait))
 
     # -- one round ---------------------------------------------------------------------
     def send_due(self) -> int:
