@@ -42,12 +42,14 @@ def _fill_finished(parts: Components, count: int) -> None:
         } for index in range(count)])
 
 
-def _statements_of_a_tick(parts: Components, dispatcher: Dispatcher) -> list[tuple[str, Any]]:
+def _statements_of_a_tick(parts: Components, dispatcher: Dispatcher, *,
+                          reading_jobs: bool = True) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
                _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and " jobs" in statement:
+        reads_jobs = statement.lstrip().upper().startswith("SELECT") and " jobs" in statement
+        if reads_jobs or not reading_jobs:
             seen.append((statement, parameters))
 
     event.listen(parts.db.engine, "before_cursor_execute", record)
@@ -97,3 +99,21 @@ def test_statistics_keeper_analyses_a_freshly_filled_table_then_waits(components
                 "SELECT last_analyze FROM pg_stat_user_tables "
                 "WHERE relname = 'jobs' AND schemaname = current_schema()").scalar()
         assert analysed is not None
+
+
+def test_idle_tick_sends_a_fixed_few_statements_whatever_the_table_holds(components):
+    """The lease pushed on, one look at every flag, the active jobs: nothing per idle step."""
+    _fill_finished(components, 200)
+    dispatcher = Dispatcher(components, make_executor(components.settings,
+                                                      on_change=lambda *_: None))
+    dispatcher.tick()
+    dispatcher.statistics.maybe_run = lambda: False  # its once-a-minute look is not per tick
+    statements = [text for text, _ in
+                  _statements_of_a_tick(components, dispatcher, reading_jobs=False)
+                  if not text.startswith("BEGIN")]  # SQLite's own, per transaction
+    lease = [s for s in statements if "dispatcher_lease" in s]
+    jobs = [s for s in statements if " jobs" in s]
+    config = [s for s in statements if "set_config" in s]  # PostgreSQL: the lease's pause bound
+    assert len(lease) == 1 and lease[0].lstrip().upper().startswith("UPDATE")
+    assert len(jobs) <= 2, jobs  # the flags (EXISTS for every step), the active jobs
+    assert len(statements) == len(lease) + len(jobs) + len(config), statements
