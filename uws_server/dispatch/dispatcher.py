@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..executors.base import BackendState, Executor, ExecutorError, JobHandle
 from ..health import BackendHealth
 from ..metrics import DISPATCHER_TICK_SECONDS
-from ..models import Job
+from ..models import Job, NotificationDelivery
 from ..phases import ACTIVE, ExecutionPhase
 from ..services.transitions import transition
 from ..timeutil import as_utc, utcnow
@@ -75,6 +75,10 @@ def _duties(now: Any) -> dict[str, tuple[Any, ...]]:
         "enforce_durations": (Job.deleted.is_(False), Job.duration_dirty.is_(True)),
         "time_limits": _TIME_LIMITED,
         "submit_queued": WAITING_FOR_SUBMISSION,
+        # not a step: webhook deliveries due, which kick the sender (one written on another
+        # host, with no wake-up reaching this one, is seen within a tick all the same)
+        "deliveries_due": (NotificationDelivery.state == "pending",
+                           NotificationDelivery.next_attempt_at <= now),
     }
 
 
@@ -199,6 +203,8 @@ class Dispatcher:
         with self.c.db.read() as session:
             row = session.execute(_ANY_DUE, {"now": now}).one()
         due = [name for name, found in row._mapping.items() if found]
+        if "deliveries_due" in due:
+            self.webhooks.kick()
         return {name: where for name, where in _duties(now).items() if name in due} if due else {}
 
     def _log_adoptions(self) -> None:

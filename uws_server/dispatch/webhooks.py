@@ -176,9 +176,10 @@ class WebhookSender:
         """Send rounds until stopped; idle, sleep until the next retry is due or a kick.
 
         Deliveries are written in the transaction of a phase change, whose commit kicks
-        the dispatcher and so this sender; what is left is retries, whose time is known.
-        An idle sender therefore looks at the outbox once per :data:`IDLE_LOOK_SECONDS`
-        at most, not once a tick.
+        the dispatcher and so this sender; the dispatcher's look at its flags, every
+        tick, also kicks it when a delivery is due (one written on another host); what
+        is left is retries, whose time is known. An idle sender therefore looks at the
+        outbox itself once per :data:`IDLE_LOOK_SECONDS` at most, not once a tick.
         """
         while not self._stop.is_set():
             self._kick.clear()
