@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from bench import load, populate
+from bench import load, populate, spread
 from bench.servers import Dachs, Service, ceiling, cpu_seconds, gunicorn_settings
 from tests.support import free_port, postgres_schema
 
@@ -221,6 +221,21 @@ def _service_storm(work: Path, kind: str, name: str, options: Options,
     return {"settings": env or "defaults", **outcome.summary(), "phase_after": final}
 
 
+def _service_spread(work: Path, kind: str, options: Options) -> dict[str, Any]:
+    """``options.waiters`` PENDING jobs, one blocked WAIT on each, all aborted by a client."""
+    with (fresh_database(kind, work, "wait-spread", options) as url,
+          Service.start(work / "wait-spread", url, free_port(), {}) as service,
+          requests.Session() as session):
+        jobs = [_location(session.post(service.list_url(), data={"message": f"w{n}"},
+                                       allow_redirects=False, timeout=30))
+                for n in range(options.waiters)]
+        outcome = spread.spread_storm(
+            jobs, wait=60, phase="PENDING", change=lambda: spread.abort_all(jobs),
+            change_times=lambda: spread.end_times(jobs),
+            change_source="each job's endTime (milliseconds), stamped by its abort")
+    return {"settings": "defaults", **outcome.summary()}
+
+
 def waits(kind: str, work: Path, options: Options, dachs: Dachs | None) -> dict[str, Any]:
     """1,000 blocked WAITs on one job that finishes by itself, on each server."""
     log.info("%s: %d WAIT clients, default settings", kind, options.waiters)
@@ -230,6 +245,8 @@ def waits(kind: str, work: Path, options: Options, dachs: Dachs | None) -> dict[
             "UWS_MAX_WAITERS": str(options.waiters + 16)}
     log.info("%s: %d WAIT clients, %s", kind, options.waiters, held)
     figures["all_held"] = _service_storm(work, kind, "wait-held", options, held)
+    log.info("%s: %d jobs with one WAIT client each, default settings", kind, options.waiters)
+    figures["spread"] = _service_spread(work, kind, options)
     if dachs is not None:
         figures["dachs"] = dachs_storm(dachs, options)
     return figures

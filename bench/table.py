@@ -39,7 +39,9 @@ def _wait_cell(found: dict[str, Any] | None) -> str:
     p50 = "—" if found["p50_ms"] is None else f"{found['p50_ms']:g}"
     p99 = "—" if found["p99_ms"] is None else f"{found['p99_ms']:g}"
     probe = found["probe"]
-    if probe.get("sent_after_change"):
+    if not probe:  # one waiter per job: no probe, each job its own change
+        seen = "each timed against its own job's change"
+    elif probe.get("sent_after_change"):
         seen = "the job changed before the probe: the storm was not in place in time"
     elif not probe["answered"]:
         seen = f"probe: no answer in {probe['timeout_s']:g} s"
@@ -134,6 +136,8 @@ def markdown(report: dict[str, Any]) -> str:
                                 if "waits" in db), None)))),
         (f"{waiters:,} WAIT clients, threads for all ({held_text})",
          cells(lambda db: _wait_cell(db.get("waits", {}).get("all_held")), "—")),
+        (f"{waiters:,} jobs with one WAIT client each, all aborted: p50 / p99 after each change",
+         cells(lambda db: _wait_cell(db.get("waits", {}).get("spread")), "—")),
         (f"dispatcher CPU, idle, {many:,} finished jobs in the table",
          cells(lambda db: f"{db['many_jobs']['dispatcher_idle']['percent_of_core']:g} % of a core"
                if "many_jobs" in db else "—", "—")),

@@ -62,6 +62,10 @@ def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_p
         assert wait["phase_after"] == "COMPLETED"
         assert wait["timeline_s"]["last_request_sent"] < wait["timeline_s"]["change"]
     assert "dachs" not in sqlite["waits"]
+    spread = sqlite["waits"]["spread"]  # one waiter on each of ten jobs, each aborted
+    assert spread["clients"] == 10 and spread["failed"] == 0
+    assert spread["returned_after_change"] == 10  # none answered before its own job changed
+    assert spread["timeline_s"]["last_request_sent"] < spread["timeline_s"]["first_change"]
 
     authentication = sqlite["authentication"]
     for name in ("create", "get_job"):
@@ -82,4 +86,4 @@ def test_bench_harness_reports_every_figure_with_ratios_from_its_own_rates(tmp_p
 
     table = report["table_markdown"]
     assert table == done.stdout.split("\n\nReport: ")[0]
-    assert table.count("\n| ") == 18 and "not measured" in table  # one row per figure
+    assert table.count("\n| ") == 19 and "not measured" in table  # one row per figure
