@@ -62,6 +62,8 @@ def build_components(settings: Settings) -> Components:
         from .notify_pg import PostgresChannel
 
         bus.attach_channel(PostgresChannel(settings.effective_database_url))
+    # a registry change committed by any process of the service: look job types up again
+    bus.subscribe(jobtypes.forget_on_wake)
     storage = JobStorage(settings.jobs_dir)
     validators = JobValidators()
     validators.add(ocps.JOB_TYPE, ocps.check_job)  # the operator's allow-lists

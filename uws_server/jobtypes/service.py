@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
+from ..db import mark_changed
 from ..errors import InvalidParameter, JobTypeInactive, UnknownJobType
 from ..models import JobType, JobTypeRevision
 from ..resources import EXAMPLE_MANIFESTS_DIR
@@ -171,13 +173,70 @@ _CANDIDATES = select(JobType.id, JobType.version, JobType.is_active, JobType.rev
 _RESOLVED: dict[tuple[Any, ...], ResolvedJobType] = {}
 _RESOLVED_MAX = 512
 
+#: The wake-up id a committed registry change publishes to every process of the service
+#: (:func:`forget_on_wake`), after which names are looked up again.
+REGISTRY_CHANGED = "@jobtypes"
+#: Seconds a name's looked-up versions are trusted: the bound on staleness should the
+#: wake-up of another process's change be lost (a datagram is not guaranteed).
+CANDIDATES_SECONDS = 2.0
+_CANDIDATE_ROWS: dict[tuple[str, str], tuple[float, list[Any]]] = {}
+_CHANGED_KEY = "uws_registry_changed"
+
+
+def forget_candidates() -> None:
+    """Look every name up again on its next use (the registry changed)."""
+    _CANDIDATE_ROWS.clear()
+
+
+def forget_on_wake(ids: set[str]) -> None:
+    """A :class:`~uws_server.notify.WakeBus` listener: forget on a registry change."""
+    if REGISTRY_CHANGED in ids:
+        forget_candidates()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_registry_change(session: Session, _context: Any) -> None:
+    """A flush that writes job types or revisions: forget and wake the others on commit."""
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(item, JobType | JobTypeRevision) for item in touched):
+        session.info[_CHANGED_KEY] = True
+        mark_changed(session, REGISTRY_CHANGED)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED_KEY, False):
+        forget_candidates()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_the_note(session: Session) -> None:
+    session.info.pop(_CHANGED_KEY, None)
+
+
+def _candidates(session: Session, name: str) -> list[Any]:
+    """The versions of ``name`` (id, version, active, revision, last change), from memory
+    when looked up less than :data:`CANDIDATES_SECONDS` ago and nothing changed since."""
+    key = (str(session.get_bind().engine.url), name)
+    now = time.monotonic()
+    found = _CANDIDATE_ROWS.get(key)
+    if found is not None and now - found[0] < CANDIDATES_SECONDS:
+        return found[1]
+    rows = list(session.execute(_CANDIDATES, {"name": name}).all())
+    if len(_CANDIDATE_ROWS) >= _RESOLVED_MAX:
+        _CANDIDATE_ROWS.clear()
+    _CANDIDATE_ROWS[key] = (now, rows)
+    return rows
+
 
 def resolve(session: Session, name: str, version: str | None = None) -> ResolvedJobType:
     """The job type new jobs of ``name`` use: ``version``, or the latest active one.
 
-    One light query per call; the full job type, revision and parsed interface
-    are cached per (database, job type, revision, last change), so a job type
-    changed through the registry is seen by the next request.
+    No query at all on the hot path: a name's versions are kept in memory
+    (:func:`_candidates`) until the registry changes, which every process hears of
+    (:data:`REGISTRY_CHANGED`), or for :data:`CANDIDATES_SECONDS` at most; the full job
+    type, revision and parsed interface are cached per (database, job type,
+    revision, last change).
 
     Raises
     ------
@@ -188,7 +247,7 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
     """
     if not re.fullmatch(r"[A-Za-z0-9-]{1,255}", name):
         raise UnknownJobType(f"no job type named {name!r}")
-    candidates = session.execute(_CANDIDATES, {"name": name}).all()
+    candidates = _candidates(session, name)
     if not candidates:
         raise UnknownJobType(f"no job type named {name!r}")
     if version is not None:

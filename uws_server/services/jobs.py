@@ -7,6 +7,7 @@ behind. Phases change only through :func:`~uws_server.services.transitions.trans
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
@@ -571,10 +572,27 @@ def _insert_new_job(session: Session, job: Job, parameters: Sequence[Mapping[str
     row = {attr.columns[0].key: state[attr.key]
            for attr in _JOB_COLUMNS if attr.key in state}
     session.execute(insert(_JOBS), [row])
-    if parameters:
-        session.execute(insert(_PARAMETERS).values(list(parameters)))
+    for start in range(0, len(parameters), _ROWS_PER_INSERT):
+        chunk = parameters[start:start + _ROWS_PER_INSERT]
+        session.execute(_parameters_insert(len(chunk)),
+                        {f"{key}_{n}": value for n, row in enumerate(chunk)
+                         for key, value in row.items()})
     make_transient_to_detached(job)
     session.add(job)
+
+
+#: Parameter rows per multi-row INSERT (one statement for any ordinary job).
+_ROWS_PER_INSERT = 64
+_PARAMETER_KEYS = ("job_id", "position", "name", "value", "is_file", "source_url")
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _parameters_insert(rows: int) -> Any:
+    """``INSERT INTO job_parameters ... VALUES (...), (...)`` for ``rows`` rows, with named
+    parameters ``<column>_<n>``: built once per row count, so SQLAlchemy compiles it once
+    (a statement given its values inline is compiled anew on every call)."""
+    return insert(_PARAMETERS).values([{key: bindparam(f"{key}_{n}") for key in _PARAMETER_KEYS}
+                                       for n in range(rows)])
 
 
 _JOB_COLUMNS = tuple(sa_inspect(Job).column_attrs)
