@@ -15,7 +15,7 @@
 # dropped by `stop` when a mysql client is installed), so sacct works too.
 #
 # Environment: SLURM_TEST_CTLD_PORT (default 16817), SLURM_TEST_SLURMD_PORT
-# (16818), SLURM_TEST_DBD_PORT (16819), SLURM_TEST_CPUS (2),
+# (16818), SLURM_TEST_DBD_PORT (16819), SLURM_TEST_CPUS (16),
 # SLURM_TEST_ACCOUNTING (0), SLURM_TEST_DB_HOST (127.0.0.1), SLURM_TEST_DB_PORT
 # (3306), SLURM_TEST_DB_USER (root), SLURM_TEST_DB_PASS (empty).
 set -eu
@@ -23,7 +23,7 @@ set -eu
 CTLD_PORT=${SLURM_TEST_CTLD_PORT:-16817}
 SLURMD_PORT=${SLURM_TEST_SLURMD_PORT:-16818}
 DBD_PORT=${SLURM_TEST_DBD_PORT:-16819}
-CPUS=${SLURM_TEST_CPUS:-2}
+CPUS=${SLURM_TEST_CPUS:-16}
 ACCOUNTING=${SLURM_TEST_ACCOUNTING:-0}
 DB_HOST=${SLURM_TEST_DB_HOST:-127.0.0.1}
 DB_PORT=${SLURM_TEST_DB_PORT:-3306}
@@ -181,6 +181,9 @@ InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
 MessageTimeout=5
+# The node offers CPUS cores whatever the machine has (config_overrides): the tests' jobs
+# are short and idle, and a thousand-task array runs that many at a time.
+SlurmdParameters=config_overrides
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=1024 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
