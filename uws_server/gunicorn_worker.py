@@ -20,7 +20,9 @@ Used by ``uws-server serve`` and ``uws_server.gunicorn_conf`` (``worker_class``)
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 from functools import partial
 from typing import Any
 
@@ -84,6 +86,20 @@ class Worker(ThreadWorker):
     """gthread, with gunicorn's own refusals in the service's error shapes."""
 
     _closer: Closer | None = None
+
+    def handle(self, conn: Any) -> Any:
+        """gthread's, then the FIN of a connection that ends, sent from this request thread.
+
+        gthread closes such a connection on its event loop, which a crowd of threads
+        answering at once (blocked ``WAIT`` requests woken together) keeps waiting for the
+        interpreter lock: a client reading to the end of the stream saw its answer only
+        when the loop got there. The loop's own close (:meth:`_close_connection`) follows.
+        """
+        result = super().handle(conn)
+        if result is False:
+            with contextlib.suppress(OSError, AttributeError):
+                conn.sock.shutdown(socket.SHUT_WR)
+        return result
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         """gthread's, but a graceful close is handed to the :class:`Closer` (never blocks)."""

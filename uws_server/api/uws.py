@@ -131,10 +131,11 @@ def get_job(jobtype: str, job_id: str) -> Response:
         text = one_value(params, "PHASE", required=False)
         phase = parse_phase("PHASE", text) if text is not None else None
         waiter: Waiter = http.components().waiter
-        woken = waiter.wait(current_identity(), jobtype, job_id, seconds, phase)
-        if woken is not None:  # one rendering for every request this change woke
-            key = ("job", job_id, woken, wants_json(), _list_url(jobtype), _stylesheet_url())
-            return _copy(waiter.shared.get(key, lambda: _job_response(jobtype, job_id)))
+        shared = waiter.wait(current_identity(), jobtype, job_id, seconds, phase,
+                             answer=lambda: _job_response(jobtype, job_id),
+                             answer_key=(wants_json(), _list_url(jobtype), _stylesheet_url()))
+        if shared is not None:  # one rendering for every request this change woke
+            return _copy(shared)
     return _job_response(jobtype, job_id)
 
 

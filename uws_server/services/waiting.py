@@ -22,6 +22,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 from ..identity import Identity
 from ..metrics import WAIT_BLOCKED
@@ -29,6 +31,8 @@ from ..notify import WakeBus
 from ..phases import WAITABLE, ExecutionPhase
 from .jobs import JobService
 from .shared import SharedResults
+
+T = TypeVar("T")
 
 #: Least seconds between two database re-reads of one blocked request.
 SAFETY_RECHECK = 5.0
@@ -86,7 +90,8 @@ class Waiter:
         return max(SAFETY_RECHECK, self._blocked / RECHECKS_PER_SECOND)
 
     def wait(self, identity: Identity, type_name: str, job_id: str, seconds: int,
-             phase: ExecutionPhase | None) -> int | None:
+             phase: ExecutionPhase | None, answer: Callable[[], T],
+             answer_key: Hashable = ()) -> T | None:
         """Block while the job stays in its current (waitable) phase.
 
         Parameters
@@ -95,14 +100,17 @@ class Waiter:
             The client's ``WAIT``; -1 (or any negative) means "as long as allowed".
         phase
             The client's ``PHASE``: block only if the job is in that phase now.
+        answer
+            Makes the response to a change (the job's document).
+        answer_key
+            What makes one request's response differ from another's (format, base URL).
 
         Returns
         -------
-        int or None
-            When a wake-up showed the job in another phase, its generation: the requests
-            woken by the same change share their document under it (:attr:`shared`).
-            ``None`` when the request returns for any other reason (not blocked, the
-            deadline, a re-read, the process stopping).
+        The ``answer()`` shared by every request woken by the same change with the same
+        ``answer_key`` (computed once, by the first of them), or ``None`` when the request
+        returns for any other reason (not blocked, the deadline, a re-read, the process
+        stopping): the caller then answers for itself.
         """
         start = self.jobs.phase_of(identity, type_name, job_id)
         if start not in WAITABLE or (phase is not None and start is not phase) or seconds == 0:
@@ -116,24 +124,44 @@ class Waiter:
             deadline = time.monotonic() + timeout
             # spread the first re-read: requests that arrive together need not re-read together
             interval = random.uniform(0.5, 1.0) * self._recheck_interval()
-            woken = False
+            checked: int | None = None  # a generation whose phase the crowd read already
             while True:
+                # the generation first: a change committed after this read wakes the wait
                 generation = self.bus.generation(job_id)
                 if self.bus.stopping:
                     return None
-                if woken:  # the crowd woken by this change reads the phase once
-                    now = self.shared.get(
-                        ("phase", job_id, generation),
-                        lambda: self.jobs.phase_of(identity, type_name, job_id))
-                    if now is not start:
-                        return generation
-                elif self.jobs.phase_of(identity, type_name, job_id) is not start:
+                if generation != checked and \
+                        self.jobs.phase_of(identity, type_name, job_id) is not start:
                     return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                woken = self.bus.wait(job_id, generation, min(remaining, interval))
+                if self.bus.wait(job_id, generation, min(remaining, interval)):
+                    checked, changed = self._after_wake(identity, type_name, job_id, start,
+                                                        answer, answer_key)
+                    if changed is not None:
+                        return changed[0]
                 interval = self._recheck_interval()
         finally:
             gauge.dec()
             self._leave()
+
+    def _after_wake(self, identity: Identity, type_name: str, job_id: str,
+                    start: ExecutionPhase, answer: Callable[[], T], answer_key: Hashable
+                    ) -> tuple[int, tuple[T] | None]:
+        """A wake-up: the phase read once for the crowd, and if it moved, the answer made
+        once. Returns the generation read and the answer (``None``: still in ``start``).
+
+        The first request a change wakes (:meth:`WakeBus.wait`) does both while the others
+        sleep, then releases them (:meth:`WakeBus.release`): they find both ready.
+        """
+        generation = self.bus.generation(job_id)
+        try:
+            now = self.shared.get(("phase", job_id, generation),
+                                  lambda: self.jobs.phase_of(identity, type_name, job_id))
+            if now is start or self.bus.stopping:
+                return generation, None
+            return generation, (self.shared.get(("answer", job_id, generation, answer_key),
+                                                answer),)
+        finally:
+            self.bus.release(job_id)
