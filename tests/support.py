@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -115,38 +115,51 @@ class LiveServer:
     @classmethod
     @contextlib.contextmanager
     def start(cls, data_dir: Path, database_url: str, **env: str) -> Iterator[LiveServer]:
-        """Start a server and wait until it answers; stop it (and check its log) afterwards."""
-        port = free_port()
-        log_path = data_dir / "server.log"
-        environ = {**os.environ, "UWS_DATABASE_URL": database_url, "UWS_POLL_INTERVAL": "0.2",
-                   "UWS_LOG_LEVEL": "INFO", **env}
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uws_server.cli", "serve", "--port", str(port),
-                 "--data-dir", str(data_dir), "--threads", "16"],
-                env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-            )
-        server = cls(f"http://127.0.0.1:{port}", data_dir, database_url, process, log_path)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    # 401: up, with authentication required (users exist)
-                    if requests.get(f"{server.url}/uws", timeout=2).status_code in (200, 401):
-                        break
-                except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{server.log()}")
-                time.sleep(0.1)
-            yield server
-        finally:
-            process.terminate()
+        """Start a server and wait until it answers; stop it afterwards."""
+        with running_serve(data_dir, database_url, env=env) as (url, process, log_path):
+            yield cls(url, data_dir, database_url, process, log_path)
+
+
+@contextlib.contextmanager
+def running_serve(data_dir: Path, database_url: str, *, threads: int = 16,
+                  args: Sequence[str] = (), https: bool = False,
+                  env: Mapping[str, str] | None = None,
+                  ) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``uws-server serve`` on a free port (``args`` added, e.g. the TLS files), waited for
+    until it answers ``/uws``; yields its URL, process and log; terminated afterwards."""
+    port = free_port()
+    log_path = data_dir / "server.log"
+    environ = {**os.environ, "UWS_DATABASE_URL": database_url, "UWS_POLL_INTERVAL": "0.2",
+               "UWS_LOG_LEVEL": "INFO", **(env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uws_server.cli", "serve", "--port", str(port),
+             "--data-dir", str(data_dir), "--threads", str(threads), *args],
+            env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+    url = f"{'https' if https else 'http'}://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                # 401: up, with authentication required (users exist); TLS: self-signed
+                if requests.get(f"{url}/uws", timeout=2,
+                                verify=not https).status_code in (200, 401):
+                    break
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start:\n"
+                                   + log_path.read_text(errors="replace"))
+            time.sleep(0.1)
+        yield url, process, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # -- helpers for the UWS conformance suite (tests/uws) -----------------------------------

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ import requests
 import urllib3
 
 from tests.conftest import POSTGRES_BASE
-from tests.support import ROOT, free_port, own_database
+from tests.support import own_database, running_serve
 from uws_server.auth.users import UserService
 from uws_server.db import Database, upgrade
 
@@ -97,37 +95,10 @@ def start_tls_server(data_dir: Path, database_url: str, tokens: dict[str, str],
                      **env: str) -> Iterator[TlsServer]:
     """``uws-server serve --certfile --keyfile`` on a free port, until the block ends."""
     cert, key = make_certificate(data_dir)
-    port = free_port()
-    log_path = data_dir / "server.log"
-    environ = {**os.environ, "UWS_DATABASE_URL": database_url, "UWS_POLL_INTERVAL": "0.2",
-               "UWS_LOG_LEVEL": "INFO", **env}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uws_server.cli", "serve", "--port", str(port),
-             "--data-dir", str(data_dir), "--threads", "8", "--certfile", str(cert),
-             "--keyfile", str(key)],
-            env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    server = TlsServer(f"https://127.0.0.1:{port}", data_dir, database_url, tokens, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{server.url}/uws", verify=False, timeout=2).status_code \
-                        in (200, 401):
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{server.log()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_serve(data_dir, database_url, threads=8, https=True, env=env,
+                       args=("--certfile", str(cert), "--keyfile", str(key))
+                       ) as (url, _process, log_path):
+        yield TlsServer(url, data_dir, database_url, tokens, log_path)
 
 
 @pytest.fixture(scope="session")

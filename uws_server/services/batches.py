@@ -49,7 +49,7 @@ from ..models import Batch, Job, JobEvent, JobParameter
 from ..phases import ACTIVE, ExecutionPhase
 from ..timeutil import utcnow
 from ..urlguard import url_policy
-from . import quotas
+from . import job_rows, quotas
 from .batch_request import parse_request
 from .batch_status import (
     ACCEPTED,
@@ -300,7 +300,8 @@ class BatchService:
             "phase": (P.QUEUED if request.start else P.PENDING).value, "creation_time": now,
             "start_time": None, "end_time": None,
             "destruction_time": now + timedelta(seconds=self.settings.default_lifetime),
-            "quote": None, "execution_duration": self.jobs._duration(None, interface),
+            "quote": None,
+            "execution_duration": job_rows.execution_duration(self.settings, None, interface),
             "priority": int((job_type.configuration or {}).get("priority", 0) or 0),
             "error_type": None, "error_message": None, "error_detail": None, "job_info": {},
             "executor": None, "submit_token": None, "backend_id": None, "backend_cursor": None,

@@ -7,18 +7,14 @@ behind. Phases change only through :func:`~uws_server.services.transitions.trans
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
-import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from ..auth import policy
 from ..auth.permissions import Permission
@@ -27,7 +23,6 @@ from ..db import Database, mark_changed
 from ..errors import (
     InvalidParameter,
     JobNotFound,
-    PayloadTooLarge,
     PermissionDenied,
     UnknownJobType,
     WrongPhase,
@@ -37,12 +32,11 @@ from ..jobtypes import service as jobtypes
 from ..models import Job, JobGrant, JobParameter
 from ..phases import ACTIVE, FINISHED, ExecutionPhase
 from ..storage import JobStorage
-from ..timeutil import parse_utc, utcnow
+from ..timeutil import utcnow
 from ..urlguard import url_policy
-from . import history, notifications, quotas
+from . import history, job_rows, notifications, quotas
 from .params import (
     NOTIFICATION_NAMES,
-    ParamValue,
     Upload,
     ValueLimit,
     collect,
@@ -55,11 +49,9 @@ from .views import JOB_LIST_COLUMNS, JobView, load_job_view, load_phase, stream_
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
-#: Checked parameter values by name, and relative paths of files (module-level aliases:
-#: inside JobService, ``list`` is its method, not the builtin).
-ParamValues = dict[str, list[ParamValue]]
-RelativePaths = list[str]
-ParameterRows = list[dict[str, Any]]
+#: Checked parameter values by name (a module-level alias: inside JobService, ``list`` is
+#: its method, not the builtin).
+ParamValues = job_rows.ParamValues
 
 
 def _check_may_create(identity: Identity, type_name: str, configuration: Any) -> None:
@@ -126,6 +118,17 @@ class JobService:
         with self.db.read() as session:
             if not jobtypes.job_type_exists(session, type_name):
                 raise UnknownJobType(f"no job list {type_name!r}: no such job type")
+
+    def job_type_for(self, type_name: str) -> jobtypes.ResolvedJobType:
+        """The job type (version, revision, interface) a new job of ``type_name`` gets now:
+        what a submit form is generated from.
+
+        Raises
+        ------
+        UnknownJobType, JobTypeInactive
+        """
+        with self.db.read() as session:
+            return jobtypes.resolve(session, type_name)
 
     # -- reading -----------------------------------------------------------------------
     def _load(self, session: Session, identity: Identity, type_name: str, job_id: str,
@@ -224,10 +227,11 @@ class JobService:
         self.validators.check(self.settings, resolved.job_type.name,
                               {name: [e.value for e in entries]
                                for name, entries in values.items()})
-        duration = self._duration(single(control, "EXECUTIONDURATION"), resolved.interface)
+        duration = job_rows.execution_duration(self.settings, single(control, "EXECUTIONDURATION"),
+                                          resolved.interface)
         destruction = now + timedelta(seconds=self.settings.default_lifetime)
         if (text := single(control, "DESTRUCTION")) is not None:
-            destruction = self._destruction(text, now)
+            destruction = job_rows.destruction_time(self.settings, text, now)
         job = Job(
             id=uuid.uuid4().hex, job_type_name=resolved.job_type.name,
             revision_id=resolved.revision.id, owner_id=identity.name, run_id=run_id,
@@ -240,12 +244,12 @@ class JobService:
         )
         self.storage.create(job.id)
         try:
-            parameters = self._parameter_rows(job.id, values, 0)
-            job.upload_bytes = self._upload_bytes(job.id, parameters)
+            parameters = job_rows.parameter_rows(self.storage, self.settings, job.id, values, 0)
+            job.upload_bytes = job_rows.upload_bytes(self.storage, job.id, parameters)
             with self.db.write() as session:
                 quotas.check_new_jobs(session, self.settings, identity,
                                       upload_bytes=job.upload_bytes, starting=phase is not None)
-                _insert_new_job(session, job, parameters)
+                job_rows.insert_new_job(session, job, parameters)
                 notifications.subscribe(
                     session, job, subscriptions,
                     job_url=f"{base_url}/uws/{type_name}/{job.id}" if base_url else None)
@@ -258,73 +262,6 @@ class JobService:
             raise
         log.info("created job %s (%s) for %s", job.id, type_name, identity.label)
         return job
-
-    def _parameter_rows(self, job_id: str, values: ParamValues, position: int,
-                        written: RelativePaths | None = None) -> ParameterRows:
-        """Write uploaded files and return the parameter rows (numbered from ``position``);
-        may raise PayloadTooLarge.
-
-        Each uploaded file gets a path no file has yet (a replaced upload's file
-        stays until the change commits) and is added to ``written`` once on disk.
-        """
-        rows: ParameterRows = []
-        for name, entries in values.items():
-            for index, entry in enumerate(entries):
-                value, source = entry.value, entry.url
-                if entry.upload is not None:
-                    number = index
-                    value = self.storage.input_path(job_id, name, number, entry.upload.filename)
-                    target = self.storage.resolve(job_id, value)
-                    while os.path.lexists(target):
-                        number += 1
-                        value = self.storage.input_path(job_id, name, number,
-                                                        entry.upload.filename)
-                        target = self.storage.resolve(job_id, value)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    if written is not None:
-                        written.append(value)
-                    entry.upload.save(str(target))
-                    if os.path.getsize(target) > self.settings.max_upload_bytes:
-                        raise PayloadTooLarge(
-                            f"{name}: upload larger than {self.settings.max_upload_bytes} bytes")
-                elif entry.url is not None:
-                    value = self.storage.input_path(job_id, name, index,
-                                                    entry.url.rsplit("/", 1)[-1])
-                rows.append({"job_id": job_id, "position": position, "name": name,
-                             "value": value, "is_file": entry.is_file, "source_url": source})
-                position += 1
-        return rows
-
-    # -- limits ------------------------------------------------------------------------
-    def _duration(self, text: str | None, interface: jobtypes.JobTypeInterface | None) -> int:
-        """The execution duration to set for a requested value (clamped, UWS §2.1.4)."""
-        limit = self.settings.max_duration
-        if interface is not None and interface.timeout:
-            limit = min(limit, interface.timeout) if limit else interface.timeout
-        if text is None:
-            seconds = self.settings.default_duration
-        else:
-            try:
-                value = float(text.strip())
-            except ValueError:
-                raise InvalidParameter(
-                    f"EXECUTIONDURATION: expected a whole number of seconds, got {text!r}"
-                ) from None
-            if not math.isfinite(value) or value < 0:
-                raise InvalidParameter(
-                    f"EXECUTIONDURATION: must be 0 (unlimited) or a positive number, got {text!r}")
-            seconds = round(value)
-        if seconds == 0:
-            return limit  # unlimited, within what the service allows (0 if no limit)
-        return min(seconds, limit) if limit else seconds
-
-    def _destruction(self, text: str, now: datetime) -> datetime:
-        try:
-            value = parse_utc(text)
-        except ValueError as exc:
-            raise InvalidParameter(f"DESTRUCTION: {exc}") from None
-        latest = now + timedelta(seconds=self.settings.max_lifetime)
-        return min(value, latest)
 
     # -- changing ------------------------------------------------------------------------
     # Each public method is one transaction. The checks and changes live in the private
@@ -343,17 +280,6 @@ class JobService:
             job = self._load(session, identity, type_name, job_id, needed=Permission.EXECUTE,
                              for_update=True)
             self._apply_abort(session, identity, job)
-
-    def _upload_bytes(self, job_id: str, parameters: Sequence[Mapping[str, Any]]) -> int:
-        """Bytes of the job's uploaded files (not of inputs fetched by URL), for quotas."""
-        total = 0
-        for param in parameters:
-            if param["is_file"] and param["source_url"] is None:
-                try:
-                    total += os.path.getsize(self.storage.resolve(job_id, param["value"]))
-                except (OSError, ValueError):
-                    continue
-        return total
 
     def _apply_run(self, session: Session, identity: Identity, job: Job) -> None:
         phase = P(job.phase)
@@ -413,7 +339,7 @@ class JobService:
         if P(job.phase) in FINISHED:
             raise WrongPhase(f"cannot change the execution duration of job {job.id}: "
                              f"it is {job.phase}")
-        return self._duration(text, jobtypes.interface_of(job.revision))
+        return job_rows.execution_duration(self.settings, text, jobtypes.interface_of(job.revision))
 
     def _apply_duration(self, session: Session, job: Job, seconds: int) -> None:
         job.execution_duration = seconds
@@ -432,14 +358,14 @@ class JobService:
         if P(job.phase) is P.ARCHIVED:
             raise WrongPhase(f"cannot change the destruction time of job {job.id}: "
                              "it is ARCHIVED")
-        return self._destruction(text, job.creation_time)
+        return job_rows.destruction_time(self.settings, text, job.creation_time)
 
     def update_parameters(
         self, identity: Identity, type_name: str, job_id: str,
         params: Sequence[tuple[str, str]], uploads: Mapping[str, Sequence[Upload]],
     ) -> None:
         """Replace the values of the parameters named, while the job is PENDING."""
-        files = _FileChanges()
+        files = job_rows.FileChanges()
         try:
             with self.db.write() as session:
                 job = self._load(session, identity, type_name, job_id, needed=Permission.WRITE,
@@ -468,7 +394,7 @@ class JobService:
         return values
 
     def _apply_parameters(self, session: Session, job: Job, values: ParamValues,
-                          files: _FileChanges, *, actor: str) -> None:
+                          files: job_rows.FileChanges, *, actor: str) -> None:
         """Replace the rows (and files) of the parameters in ``values`` and say so in the
         job's history; an upload over the limit still raises PayloadTooLarge here (its file
         is in ``files.written``)."""
@@ -478,8 +404,9 @@ class JobService:
         for old in replaced:
             job.parameters.remove(old)
         session.flush()
-        rows = self._parameter_rows(job.id, values, len(job.parameters), files.written)
-        job.parameters.extend(JobParameter(**row) for row in rows)
+        written = job_rows.parameter_rows(self.storage, self.settings, job.id, values,
+                                      len(job.parameters), files.written)
+        job.parameters.extend(JobParameter(**row) for row in written)
         session.flush()
         kept = {p.value for p in job.parameters if p.is_file}
         files.stale += [p.value for p in replaced if p.is_file and p.value not in kept]
@@ -516,7 +443,7 @@ class JobService:
             needed |= Permission.EXECUTE
         if job_params or uploads or duration_text is not None or destruction_text is not None:
             needed |= Permission.WRITE
-        files = _FileChanges()
+        files = job_rows.FileChanges()
         try:
             with self.db.write() as session:
                 job = self._load(session, identity, type_name, job_id, needed=needed,
@@ -558,62 +485,3 @@ def _phase_request(value: str) -> str:
     if wanted not in ("RUN", "ABORT"):
         raise InvalidParameter(f"PHASE: expected RUN or ABORT, got {value!r}")
     return wanted
-
-
-def _insert_new_job(session: Session, job: Job, parameters: Sequence[Mapping[str, Any]]) -> None:
-    """Write a new job and its parameters with two Core INSERTs (one multi-row), then let
-    the session know the job as persistent.
-
-    The ORM's unit of work cost a third of a creation's time; what follows in the creating
-    transaction (subscriptions, a front door's links, the PHASE=RUN transition) works on
-    ``job`` as on any loaded job. Its ``parameters`` are read from the database if asked.
-    """
-    state = job.__dict__
-    row = {attr.columns[0].key: state[attr.key]
-           for attr in _JOB_COLUMNS if attr.key in state}
-    session.execute(insert(_JOBS), [row])
-    for start in range(0, len(parameters), _ROWS_PER_INSERT):
-        chunk = parameters[start:start + _ROWS_PER_INSERT]
-        session.execute(_parameters_insert(len(chunk)),
-                        {f"{key}_{n}": value for n, row in enumerate(chunk)
-                         for key, value in row.items()})
-    make_transient_to_detached(job)
-    session.add(job)
-
-
-#: Parameter rows per multi-row INSERT (one statement for any ordinary job).
-_ROWS_PER_INSERT = 64
-_PARAMETER_KEYS = ("job_id", "position", "name", "value", "is_file", "source_url")
-
-
-@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
-def _parameters_insert(rows: int) -> Any:
-    """``INSERT INTO job_parameters ... VALUES (...), (...)`` for ``rows`` rows, with named
-    parameters ``<column>_<n>``: built once per row count, so SQLAlchemy compiles it once
-    (a statement given its values inline is compiled anew on every call)."""
-    return insert(_PARAMETERS).values([{key: bindparam(f"{key}_{n}") for key in _PARAMETER_KEYS}
-                                       for n in range(rows)])
-
-
-_JOB_COLUMNS = tuple(sa_inspect(Job).column_attrs)
-_JOBS = cast(Table, Job.__table__)
-_PARAMETERS = cast(Table, JobParameter.__table__)
-
-
-class _FileChanges:
-    """Input files a parameter change wrote (to remove if it fails) and replaced (to remove
-    once it is committed)."""
-
-    def __init__(self) -> None:
-        self.written: list[str] = []
-        self.stale: list[str] = []
-
-    def undo(self, storage: JobStorage, job_id: str) -> None:
-        """The change was rolled back: its new files are nobody's."""
-        for relative in self.written:
-            storage.resolve(job_id, relative).unlink(missing_ok=True)
-
-    def commit(self, storage: JobStorage, job_id: str) -> None:
-        """The change is committed: the replaced files are nobody's."""
-        for relative in self.stale:
-            storage.resolve(job_id, relative).unlink(missing_ok=True)

@@ -16,20 +16,16 @@ from flask import Response, render_template, request, url_for
 
 from ..api.http import components, current_identity, see_other
 from ..errors import InvalidParameter, JobTypeInactive, PayloadTooLarge, QuotaExceeded
-from ..jobtypes.service import resolve
 from . import bp, sweep
 from .forms import field_of_message, fields_of, submitted
 
 
 def _form(type_name: str) -> dict[str, Any]:
-    with components().db.read() as session:
-        found = resolve(session, type_name)
-        manifest = found.revision.manifest
-        title, version = found.job_type.title or found.job_type.name, found.job_type.version
-        description = found.job_type.description
-    settings = components().settings
-    return {"type_name": type_name, "title": title, "version": version,
-            "description": description, "fields": fields_of(manifest),
+    found = components().jobs.job_type_for(type_name)
+    job_type, settings = found.job_type, components().settings
+    return {"type_name": type_name, "title": job_type.title or job_type.name,
+            "version": job_type.version, "description": job_type.description,
+            "fields": fields_of(found.revision.manifest),
             "default_duration": settings.default_duration, "max_duration": settings.max_duration}
 
 
