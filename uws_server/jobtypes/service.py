@@ -173,6 +173,8 @@ _CANDIDATES = select(JobType.id, JobType.version, JobType.is_active, JobType.rev
 _RESOLVED: dict[tuple[Any, ...], ResolvedJobType] = {}
 _RESOLVED_MAX = 512
 
+#: What a job type's name may be (anything else names none).
+_NAME = re.compile(r"[A-Za-z0-9-]{1,255}")
 #: The wake-up id a committed registry change publishes to every process of the service
 #: (:func:`forget_on_wake`), after which names are looked up again.
 REGISTRY_CHANGED = "@jobtypes"
@@ -245,7 +247,7 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
     JobTypeInactive
         The named version exists but accepts no new jobs.
     """
-    if not re.fullmatch(r"[A-Za-z0-9-]{1,255}", name):
+    if not _NAME.fullmatch(name):
         raise UnknownJobType(f"no job type named {name!r}")
     candidates = _candidates(session, name)
     if not candidates:
@@ -281,6 +283,6 @@ def resolve(session: Session, name: str, version: str | None = None) -> Resolved
 
 
 def job_type_exists(session: Session, name: str) -> bool:
-    """Whether any version of a job type of that name exists (active or not)."""
-    return session.scalars(select(JobType.id).where(JobType.name == name).limit(1)).first() \
-        is not None
+    """Whether any version of a job type of that name exists (active or not): from the
+    looked-up versions kept in memory (:func:`_candidates`), like :func:`resolve`."""
+    return bool(_NAME.fullmatch(name)) and bool(_candidates(session, name))

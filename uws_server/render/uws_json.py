@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..services.views import JobRef
 from ..services.views import JobView as Job
 from ..timeutil import format_utc
 from .urls import job_url, parameter_url, result_url
@@ -69,7 +70,7 @@ def job_document(list_url: str, job: Job) -> dict[str, Any]:
     return doc
 
 
-def _jobref(list_url: str, job: Job) -> dict[str, Any]:
+def _jobref(list_url: str, job: JobRef | Job) -> dict[str, Any]:
     ref: dict[str, Any] = {"id": job.id, "href": job_url(list_url, job), "phase": job.phase}
     if job.run_id:
         ref["runId"] = job.run_id
@@ -78,12 +79,12 @@ def _jobref(list_url: str, job: Job) -> dict[str, Any]:
     return ref
 
 
-def job_list_document(list_url: str, jobs: Iterable[Job]) -> dict[str, Any]:
+def job_list_document(list_url: str, jobs: Iterable[JobRef | Job]) -> dict[str, Any]:
     """The job list: ``{version, jobs: [{id, href, phase, runId?, ownerId, creationTime}]}``."""
     return {"version": "1.1", "jobs": [_jobref(list_url, job) for job in jobs]}
 
 
-def job_list_chunks(list_url: str, jobs: Iterable[Job], per_chunk: int = 500
+def job_list_chunks(list_url: str, jobs: Iterable[JobRef | Job], per_chunk: int = 500
                     ) -> Iterator[bytes]:
     """:func:`job_list_document` as compact UTF-8 JSON, in pieces rendered as ``jobs`` come."""
     def dump(value: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..services.views import JobRef
 from ..services.views import JobView as Job
 from ..timeutil import format_utc
 from .urls import job_url, parameter_url, result_url
@@ -113,58 +114,65 @@ def job_document(list_url: str, job: Job) -> bytes:
     return _serialize(root)
 
 
-def _jobref(root: etree._Element, list_url: str, job: Job) -> None:
-    ref = etree.SubElement(root, _U + "jobref", id=job.id)
-    ref.set(_TYPE, "simple")
-    ref.set(_HREF, job_url(list_url, job))
-    _text(ref, "phase", job.phase, nillable=False)
-    if job.run_id:
-        _text(ref, "runId", job.run_id, nillable=False)
-    _text(ref, "ownerId", job.owner_id, nillable=True)
-    _text(ref, "creationTime", format_utc(job.creation_time), nillable=False)
+def _jobref(list_url: str, job: JobRef | Job) -> str:
+    """One ``<uws:jobref>`` as text, byte for byte what lxml writes for it (a test pins
+    that down): building elements cost half of a ``LAST=100`` list's time."""
+    run_id = f"<uws:runId>{_escape_text(job.run_id)}</uws:runId>" if job.run_id else ""
+    owner = (f"<uws:ownerId>{_escape_text(job.owner_id)}</uws:ownerId>" if job.owner_id
+             else '<uws:ownerId xsi:nil="true"/>')
+    return (f'<uws:jobref id="{_escape_attribute(job.id)}" xlink:type="simple" '
+            f'xlink:href="{_escape_attribute(job_url(list_url, job))}">'
+            f"<uws:phase>{_escape_text(job.phase)}</uws:phase>{run_id}{owner}"
+            f"<uws:creationTime>{format_utc(job.creation_time)}</uws:creationTime>"
+            "</uws:jobref>")
 
 
-def job_list_document(list_url: str, jobs: Iterable[Job]) -> bytes:
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                                    "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _escape_text(value: str) -> str:
+    return value.translate(_TEXT_ESCAPES)
+
+
+def _escape_attribute(value: str) -> str:
+    return value.translate(_ATTRIBUTE_ESCAPES)
+
+
+def _list_head() -> bytes:
+    """The XML declaration and the opening ``<uws:jobs ...>`` tag, as lxml writes them."""
+    root = _root("jobs")
+    etree.SubElement(root, _U + "jobref")
+    text = _serialize(root)
+    return text[:text.index(b"<uws:jobref")]
+
+
+_LIST_HEAD = _list_head()
+_LIST_TAIL = b"</uws:jobs>"
+
+
+def job_list_document(list_url: str, jobs: Iterable[JobRef | Job]) -> bytes:
     """``<uws:jobs>``: one ``jobref`` per job with phase, runId, ownerId and creationTime."""
     return b"".join(job_list_chunks(list_url, jobs))
 
 
-def job_list_chunks(list_url: str, jobs: Iterable[Job], per_chunk: int = 500
+def job_list_chunks(list_url: str, jobs: Iterable[JobRef | Job], per_chunk: int = 500
                     ) -> Iterator[bytes]:
-    """:func:`job_list_document` in pieces, rendered as ``jobs`` are read (bounded memory).
-
-    Each piece is ``per_chunk`` jobrefs serialized inside the one root element
-    (namespaces declared once, on it); the root's tags are cut off all but the
-    first piece's opening and the last piece's closing, so the pieces joined
-    are exactly the document rendered in one go.
-    """
-    root = _root("jobs")
-    pending = 0
+    """:func:`job_list_document` in pieces, rendered as ``jobs`` are read (bounded memory):
+    the opening tag with the first ``per_chunk`` jobrefs, then ``per_chunk`` at a time,
+    then the closing tag (an empty list is one empty element, as lxml writes it)."""
+    pieces: list[str] = []
     opened = False
     for job in jobs:
-        _jobref(root, list_url, job)
-        pending += 1
-        if pending == per_chunk:
-            yield _inner(root, with_head=not opened)
-            opened, pending = True, 0
-            for child in list(root):
-                root.remove(child)
-    if not opened:
-        yield _serialize(root)
+        pieces.append(_jobref(list_url, job))
+        if len(pieces) == per_chunk:
+            yield (b"" if opened else _LIST_HEAD) + "".join(pieces).encode()
+            opened, pieces = True, []
+    if not opened and not pieces:
+        yield _serialize(_root("jobs"))
         return
-    if pending:
-        yield _inner(root, with_head=False)
-    yield f"</{root.prefix}:jobs>".encode()
-
-
-def _inner(root: etree._Element, *, with_head: bool) -> bytes:
-    """``root`` serialized without its closing tag, and without its opening one unless asked."""
-    text = _serialize(root) if with_head else etree.tostring(root, encoding="UTF-8")
-    end = text.rindex(b"</")
-    if with_head:
-        return text[:end]
-    start = text.index(b">", text.index(b"<" + (root.prefix or "").encode())) + 1
-    return text[start:end]
+    yield (b"" if opened else _LIST_HEAD) + "".join(pieces).encode() + _LIST_TAIL
 
 
 def parameters_document(list_url: str, job: Job) -> bytes:

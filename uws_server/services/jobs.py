@@ -45,7 +45,7 @@ from .params import (
 )
 from .transitions import transition
 from .validators import JobValidators
-from .views import JOB_LIST_COLUMNS, JobView, load_job_view, load_phase, stream_job_list
+from .views import JOB_REF_COLUMNS, JobRef, JobView, load_job_view, load_phase, stream_job_list
 
 P = ExecutionPhase
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class JobService:
     def list(
         self, identity: Identity, type_name: str, *, phases: Sequence[ExecutionPhase] = (),
         after: datetime | None = None, last: int | None = None,
-    ) -> Iterator[JobView]:
+    ) -> Iterator[JobRef]:
         """The jobs of a job list the caller may see, newest first (UWS §2.2.2.1).
 
         ARCHIVED jobs appear only when asked for by ``phases``. Filters are
@@ -173,7 +173,7 @@ class JobService:
         come as they are read, in chunks (:func:`.views.stream_job_list`), so
         that a whole list is rendered and sent in bounded memory.
         """
-        query = select(*JOB_LIST_COLUMNS).where(Job.job_type_name == type_name,
+        query = select(*JOB_REF_COLUMNS).where(Job.job_type_name == type_name,
                                                 Job.deleted.is_(False))
         if phases:
             query = query.where(Job.phase.in_([p.value for p in phases]))
