@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, TextClause, insert, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -148,12 +148,15 @@ _PARAMETERS = cast(Table, JobParameter.__table__)
 
 
 @functools.lru_cache(maxsize=ROWS_PER_INSERT)
-def _parameters_insert(rows: int) -> Any:
+def _parameters_insert(rows: int) -> TextClause:
     """``INSERT INTO job_parameters ... VALUES (...), (...)`` for ``rows`` rows, with named
-    parameters ``<column>_<n>``: built once per row count, so SQLAlchemy compiles it once
-    (a statement given its values inline is compiled anew on every call)."""
-    return insert(_PARAMETERS).values([{key: bindparam(f"{key}_{n}") for key in _PARAMETER_KEYS}
-                                       for n in range(rows)])
+    parameters ``<column>_<n>``. Written as text, once per row count: SQLAlchemy does not
+    cache the compiled form of a multi-row ``insert().values([...])``, and compiling it
+    cost a sixth of a creation."""
+    columns = ", ".join(_PARAMETER_KEYS)
+    values = ", ".join("(" + ", ".join(f":{key}_{n}" for key in _PARAMETER_KEYS) + ")"
+                       for n in range(rows))
+    return text(f"INSERT INTO {_PARAMETERS.name} ({columns}) VALUES {values}")
 
 
 class FileChanges:
