@@ -154,12 +154,19 @@ def running_serve(data_dir: Path, database_url: str, *, threads: int = 16,
             time.sleep(0.1)
         yield url, process, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+    """Stop a server process cleanly (SIGTERM), or kill it after ``timeout`` seconds."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # -- helpers for the UWS conformance suite (tests/uws) -----------------------------------

@@ -20,7 +20,7 @@ import sqlalchemy
 
 from tests.conftest import POSTGRES_BASE
 from tests.registry.conftest import DOC_001, DOC_002, doc_examples
-from tests.support import ROOT, free_port, postgres_schema
+from tests.support import ROOT, free_port, postgres_schema, stop_process
 from uws_server import cli
 from uws_server.app import create_app
 
@@ -104,9 +104,7 @@ def test_gunicorn_web_tier_and_separate_worker_run_a_job_together(tmp_path: Path
         assert requests.get(f"{job}/results/result", timeout=5).text == "split"
     finally:
         for process in (worker, web):
-            if process is not None:
-                process.terminate()
-                process.wait(20)
+            stop_process(process)
 
 
 # -- one validator: the CLI and POST /v6/job-types/validation/ ---------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_BASE
 from tests.fakes import FakeBackend, FakeExecutor
-from tests.support import ROOT, free_port, postgres_schema
+from tests.support import ROOT, free_port, postgres_schema, stop_process
 from uws_server.config import Settings
 from uws_server.dispatch.dispatcher import Dispatcher
 from uws_server.identity import ANONYMOUS
@@ -162,12 +162,7 @@ def _production(env: dict[str, str], logs: Path) -> Iterator[str]:
         yield base
     finally:
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def _failing_type(name: str) -> dict[str, Any]:

@@ -32,7 +32,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import assert_valid_uws, free_port, postgres_available, postgres_schema
+from tests.support import (
+    assert_valid_uws,
+    free_port,
+    postgres_available,
+    postgres_schema,
+    stop_process,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_BASE = os.environ.get("UWS_TEST_POSTGRES",
@@ -278,12 +284,7 @@ def test_installed_wheel_migrates_then_serves_schema_valid_job_lists(
         ui = requests.get(f"http://127.0.0.1:{port}/docs/assets/swagger-ui-bundle.js", timeout=10)
         assert ui.status_code == 200, ui.status_code
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_installed_wheel_validates_its_shipped_manifests(installed: Installed) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from tests.ops.test_metrics import scrape, value
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 40
@@ -63,10 +63,4 @@ def test_metrics_sum_the_gunicorn_workers_and_the_separate_dispatcher(tmp_path: 
         assert len(pids) >= 2, files  # more than one process wrote counts
     finally:
         for process in (worker, web):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process)
