@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..services.params import XML_UNSAFE
 from ..services.views import JobRef
 from ..services.views import JobView as Job
 from ..timeutil import format_utc
@@ -61,8 +62,10 @@ def _parameters(parent: etree._Element, list_url: str, job: Job) -> None:
 
 
 def _xml_safe(value: str) -> str:
-    """Drop characters XML 1.0 cannot carry (control characters other than tab/newline)."""
-    return "".join(ch for ch in value if ch in "\t\n\r" or ord(ch) >= 0x20)
+    """Drop characters XML 1.0 cannot carry (control characters other than tab, newline and
+    carriage return; U+FFFE, U+FFFF): a value stored before they were refused at the door
+    still makes a valid document."""
+    return XML_UNSAFE.sub("", value)
 
 
 def _results(parent: etree._Element, list_url: str, job: Job) -> None:
@@ -94,8 +97,8 @@ def job_document(list_url: str, job: Job) -> bytes:
     root = _root("job")
     _text(root, "jobId", job.id, nillable=False)
     if job.run_id:
-        _text(root, "runId", job.run_id, nillable=False)
-    _text(root, "ownerId", job.owner_id, nillable=True)
+        _text(root, "runId", _xml_safe(job.run_id), nillable=False)
+    _text(root, "ownerId", job.owner_id and _xml_safe(job.owner_id), nillable=True)
     _text(root, "phase", job.phase, nillable=False)
     _text(root, "quote", format_utc(job.quote), nillable=True)
     _text(root, "creationTime", format_utc(job.creation_time), nillable=False)
@@ -117,8 +120,10 @@ def job_document(list_url: str, job: Job) -> bytes:
 def _jobref(list_url: str, job: JobRef | Job) -> str:
     """One ``<uws:jobref>`` as text, byte for byte what lxml writes for it (a test pins
     that down): building elements cost half of a ``LAST=100`` list's time."""
-    run_id = f"<uws:runId>{_escape_text(job.run_id)}</uws:runId>" if job.run_id else ""
-    owner = (f"<uws:ownerId>{_escape_text(job.owner_id)}</uws:ownerId>" if job.owner_id
+    run_id = (f"<uws:runId>{_escape_text(_xml_safe(job.run_id))}</uws:runId>" if job.run_id
+              else "")
+    owner = (f"<uws:ownerId>{_escape_text(_xml_safe(job.owner_id))}</uws:ownerId>"
+             if job.owner_id
              else '<uws:ownerId xsi:nil="true"/>')
     return (f'<uws:jobref id="{_escape_attribute(job.id)}" xlink:type="simple" '
             f'xlink:href="{_escape_attribute(job_url(list_url, job))}">'

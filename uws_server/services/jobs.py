@@ -37,6 +37,7 @@ from ..urlguard import url_policy
 from . import history, job_rows, notifications, quotas
 from .params import (
     NOTIFICATION_NAMES,
+    XML_UNSAFE,
     Upload,
     ValueLimit,
     collect,
@@ -210,6 +211,9 @@ class JobService:
         run_id = single(control, "RUNID")
         if run_id is not None and len(run_id) > 64:
             raise InvalidParameter("RUNID: longer than 64 characters")
+        if run_id is not None and XML_UNSAFE.search(run_id):
+            raise InvalidParameter("RUNID: holds a character XML cannot carry (a control "
+                                   "character, U+FFFE or U+FFFF)")
         if single(control, "ACTION") is not None:
             raise InvalidParameter("ACTION: not allowed when creating a job")
         version = single(control, "VERSION")

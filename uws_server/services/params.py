@@ -9,6 +9,7 @@ dispatcher.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,9 @@ DEFAULT_MAX_CHARS: int = Settings.max_parameter_chars
 #: cannot hold a dot, so these never shadow a job type's parameter.
 NOTIFICATION_NAMES = frozenset({"NOTIFICATION.URL", "NOTIFICATION.EVENT",
                                 "NOTIFICATION.PERSISTENT"})
+#: Characters XML 1.0 documents cannot carry: a run id holding one is refused, and the
+#: renderers drop them from values stored before.
+XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 CONTROL_NAMES = frozenset({"PHASE", "RUNID", "EXECUTIONDURATION", "DESTRUCTION", "VERSION",
                            "ACTION"}) | NOTIFICATION_NAMES
 
